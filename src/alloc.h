@@ -1,0 +1,30 @@
+/*
+ * alloc — every allocation plait makes goes through here, so that tests
+ * can make the n-th one fail (fault injection). The hook is internal: it
+ * is not exported from the shared library; tests link the static one.
+ */
+#ifndef PLAIT_ALLOC_H
+#define PLAIT_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *pl_malloc(size_t size);
+void *pl_calloc(size_t n, size_t size);
+void *pl_realloc(void *p, size_t size);
+void pl_free(void *p);
+/* aligned to PL_CACHE_LINE; freed with pl_free */
+void *pl_malloc_aligned(size_t size);
+
+/* Fault injection, for tests. pl_fault_set(n): the n-th allocation from
+ * now (1-based) fails, and every one after it succeeds again; 0 turns it
+ * off. pl_fault_count(): allocations made since the last pl_fault_set. */
+void pl_fault_set(uint64_t n);
+uint64_t pl_fault_count(void);
+/* Likewise for pthread_create in plait_pool_create: the n-th thread
+ * creation from now fails with EAGAIN; 0 turns it off. */
+void pl_fault_thread_set(uint64_t n);
+/* Returns the error to fake for this thread creation, or 0. */
+int pl_fault_thread_next(void);
+
+#endif

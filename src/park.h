@@ -1,0 +1,73 @@
+/*
+ * park — putting idle workers to sleep and waking them, without lost
+ * wake-ups and without system calls on the busy path.
+ *
+ * Promise to the other parts:
+ *   - A worker that finds nothing to do calls pl_lot_prepare, then checks
+ *     every queue once more, then either pl_lot_cancel (found work) or
+ *     pl_parker_sleep. A producer that published work with release/RMW
+ *     semantics and then calls pl_lot_notify(lot, true) is guaranteed that
+ *     a parked worker wakes or that some worker's re-check sees the work.
+ *   - pl_lot_notify makes a system call only when some worker sleeps and
+ *     none is searching (the Go/Tokio throttle): a searching worker will
+ *     find the work itself, and when it does it wakes the next sleeper.
+ *   - A parker may also be woken directly (pl_parker_wake), e.g. by the
+ *     completion of a group it waits on.
+ */
+#ifndef PLAIT_PARK_H
+#define PLAIT_PARK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct pl_parker {
+    _Atomic uint32_t word;   /* futex word: 1 while asleep or about to be */
+    struct pl_parker *next;  /* idle stack link; lot lock */
+    bool on_idle;            /* lot lock */
+    bool handed_search;      /* lot lock: popped by a notifier, counted as searching */
+};
+
+struct pl_lot {
+    /* sleepers in the low 16 bits, searching workers in the high 16 */
+    PL_CACHE_ALIGNED _Atomic uint32_t state;
+    PL_CACHE_ALIGNED pthread_mutex_t lock;
+    struct pl_parker *idle; /* stack of parked workers */
+    _Atomic uint64_t wakeups, parks;
+};
+
+#define PL_LOT_SLEEPERS(s) ((s) & 0xffffu)
+#define PL_LOT_SEARCHING(s) ((s) >> 16)
+
+void pl_lot_init(struct pl_lot *lot);
+void pl_lot_destroy(struct pl_lot *lot);
+
+/* A worker starts/stops looking for work to steal. search_end returns true
+ * when it was the last searcher: the caller then calls pl_lot_notify so
+ * that parallelism keeps ramping up. */
+void pl_lot_search_begin(struct pl_lot *lot);
+bool pl_lot_search_end(struct pl_lot *lot);
+
+/* Announce p as a sleeper (and stop searching if it was). The caller must
+ * re-check for work after this returns. */
+void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching);
+/* Undo pl_lot_prepare (work was found, or the sleep ended). Returns true
+ * when a notifier had already popped p and counted it as searching: the
+ * caller is then a searcher and must end the search itself. */
+bool pl_lot_leave(struct pl_lot *lot, struct pl_parker *p);
+/* Sleep until woken or until deadline_ns on CLOCK_MONOTONIC (0: no limit). */
+void pl_parker_sleep(struct pl_parker *p, uint64_t deadline_ns);
+void pl_parker_wake(struct pl_parker *p);
+
+/* After publishing work. fenced: the work is visible to other threads only
+ * through this notify (injection queue, waits), so do the full Dekker
+ * handshake with an RMW; not fenced: a cheap relaxed check, enough when the
+ * caller's own thread will also get to the work (its own deque). */
+void pl_lot_notify(struct pl_lot *lot, bool fenced);
+/* Wake every sleeper (pool shutdown). */
+void pl_lot_notify_all(struct pl_lot *lot);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * util — small helpers every part uses: cache-line alignment, branch
+ * hints, the monotonic clock.
+ */
+#ifndef PLAIT_UTIL_H
+#define PLAIT_UTIL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define PL_CACHE_LINE 64
+#define PL_CACHE_ALIGNED _Alignas(PL_CACHE_LINE)
+
+#define pl_likely(x) __builtin_expect(!!(x), 1)
+#define pl_unlikely(x) __builtin_expect(!!(x), 0)
+
+#if defined(__SANITIZE_THREAD__)
+#define PL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PL_TSAN 1
+#endif
+#endif
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+static inline uint64_t pl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A hint to the CPU that we are spinning. */
+static inline void pl_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif
