@@ -18,7 +18,9 @@ void *pl_malloc_aligned(size_t size);
 
 /* Fault injection, for tests. pl_fault_set(n): the n-th allocation from
  * now (1-based) fails, and every one after it succeeds again; 0 turns it
- * off. pl_fault_count(): allocations made since the last pl_fault_set. */
+ * off. pl_fault_count(): allocations made since the last pl_fault_set while
+ * armed (arm with UINT64_MAX to count a workload's allocations without
+ * failing any). Unarmed, an allocation costs one relaxed load extra. */
 void pl_fault_set(uint64_t n);
 uint64_t pl_fault_count(void);
 /* Likewise for pthread_create in plait_pool_create: the n-th thread

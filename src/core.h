@@ -1,0 +1,258 @@
+/*
+ * core — the records the scheduler parts share: jobs, contexts, tasks,
+ * groups, workers and the pool. Each part's functions live in its own
+ * file (task.c, group.c, worker.c, join.c, pool.c, ctx.c); this header
+ * holds only the layouts and the few inline helpers on the hot path.
+ *
+ * Lifetimes:
+ *   - a task record lives until its scheduler reference and its handle (if
+ *     any) are both dropped (refs);
+ *   - a join frame lives on the joining thread's stack until plait_join
+ *     returns, which waits for the frame's event;
+ *   - a context (plait_ctx) is valid while its body runs; join children's
+ *     contexts point to their parent's, which outlives them.
+ */
+#ifndef PLAIT_CORE_H
+#define PLAIT_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "plait.h"
+
+#include "deque.h"
+#include "event.h"
+#include "inject.h"
+#include "park.h"
+#include "util.h"
+
+struct pl_worker;
+struct pl_scope;
+
+/* Anything a deque can hold. */
+enum pl_job_kind { PL_JOB_TASK = 1, PL_JOB_JOIN = 2 };
+struct pl_job {
+    uint32_t kind;
+};
+
+struct plait_ctx {
+    struct plait_ctx *parent;  /* join children: the enclosing context */
+    struct plait_task *task;   /* the task this context runs for */
+    struct plait_pool *pool;
+    struct pl_worker *worker;  /* the worker running the body */
+    _Atomic uint32_t cancelled;
+    /* The cancel epoch at which this context was last seen not cancelled
+     * (see pl_ctx_cancelled_fast). */
+    _Atomic uint32_t epoch_ok;
+    /* Set when a group was created under this context or one of its join
+     * children: its end must then detach them (relaxed; the owner reads). */
+    _Atomic bool has_children;
+    char *message; /* from plait_fail */
+};
+
+/* Task flags. */
+enum {
+    PL_TASK_HANDLE = 1u << 0,   /* a handle was returned (spawn/submit) */
+    PL_TASK_INTERNAL = 1u << 1, /* plait's own (parallel_for root): not in stats */
+};
+
+struct plait_task {
+    void *qlink;    /* first word: the injection queue's overflow link */
+    struct pl_job job;
+    uint32_t flags;
+    plait_fn fn;
+    void *arg;
+    struct plait_group *group; /* NULL for a lone task */
+    struct plait_ctx ctx;
+    struct pl_event done;
+    _Atomic uint32_t refs;
+    int code;       /* written before done is set */
+    void *result;
+    _Atomic uint64_t id; /* 0 until first asked for */
+    struct plait_task *next_free;
+};
+
+/* Where groups created inside tasks are registered, so that cancelling a
+ * task or a group reaches them. One per group (for its tasks) and one per
+ * pool (for lone tasks). */
+struct pl_scope {
+    pthread_mutex_t lock;
+    struct plait_group *children; /* doubly linked through sibling_* */
+};
+
+/* Group state bits. */
+enum {
+    PL_G_CANCELLED = 1u << 0,
+    PL_G_TIMEDOUT = 1u << 1,   /* its own deadline fired */
+    PL_G_WAIT_BEGAN = 1u << 2, /* the wait bias was dropped */
+    PL_G_CLOSED = 1u << 3,     /* a wait returned: no more spawns */
+    PL_G_FAILED = 1u << 4,     /* some task failed */
+};
+
+struct plait_group {
+    /* Unfinished tasks, plus one until the first wait begins (the wait
+     * bias), so that it reaches zero exactly once, when all is done. */
+    PL_CACHE_ALIGNED _Atomic size_t pending;
+    PL_CACHE_ALIGNED _Atomic uint32_t state;
+    unsigned flags; /* PLAIT_GROUP_* */
+    struct plait_pool *pool;
+    struct pl_event done;
+    struct pl_scope scope; /* groups created by this group's tasks; lock also guards errors */
+    plait_error *errors;
+    size_t nerrors, errors_cap;
+    size_t errors_dropped; /* could not be stored (out of memory) */
+    int first_error;
+    int wait_result;
+    /* Registration in the creator's scope (that scope's lock). */
+    struct pl_scope *parent_scope;
+    struct plait_ctx *creator;
+    struct plait_group *sibling_prev, *sibling_next;
+    /* Deadline (the pool timer's lock). */
+    uint64_t deadline;
+    size_t heap_index; /* SIZE_MAX: not in the timer heap */
+    _Atomic bool had_deadline;
+};
+
+struct pl_worker {
+    PL_CACHE_ALIGNED struct pl_deque deque;
+    struct plait_pool *pool;
+    unsigned index;
+    pthread_t thread;
+    struct pl_parker parker;
+    struct plait_ctx *current; /* the running context, or NULL */
+    uint64_t rng;
+    unsigned tick;
+    unsigned last_thief; /* leapfrogging hint */
+    struct plait_task *free_tasks;
+    unsigned nfree;
+    /* Counters: written by this worker only (relaxed load + store, no
+     * RMW), read by plait_pool_stats. */
+    PL_CACHE_ALIGNED _Atomic uint64_t n_succeeded, n_failed, n_cancelled;
+    _Atomic uint64_t n_steals, n_failed_steals;
+};
+
+struct plait_pool {
+    struct pl_worker *workers;
+    unsigned nworkers;
+    char name[16];
+    plait_pool_options opts;
+    struct pl_inject inject;
+    struct pl_lot lot;
+    struct pl_scope lone_scope;
+    /* Shutdown: foreign submitters announce themselves in foreign_active
+     * before checking shutting_down (seq_cst both sides, see pool.c). */
+    PL_CACHE_ALIGNED _Atomic uint32_t shutting_down;
+    _Atomic uint32_t stop;
+    _Atomic uint32_t foreign_active;
+    _Atomic uint32_t idle; /* workers asleep in the scheduler loop (futex word) */
+    /* Counters for work that finishes off the workers, or comes from outside. */
+    PL_CACHE_ALIGNED _Atomic uint64_t n_injected, x_succeeded, x_failed, x_cancelled;
+    struct pl_timer *timer;
+    pthread_mutex_t timer_once;
+    _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
+};
+
+/* The calling thread's worker, or NULL. */
+extern _Thread_local struct pl_worker *pl_tls_worker;
+
+/* ---- ctx.c ---- */
+
+/* The process-wide cancel epoch: bumped by every cancellation. */
+extern _Atomic uint32_t pl_cancel_epoch;
+
+bool pl_ctx_cancelled_slow(const struct plait_ctx *c, bool seq_cst);
+
+/* True when c or anything enclosing it is cancelled. Cheap when no
+ * cancellation happened anywhere since c last checked: one load. A
+ * cancellation whose epoch bump is still in flight may be missed by a
+ * check that races with it, as if the check came first. */
+static inline bool pl_ctx_cancelled(const struct plait_ctx *c)
+{
+    /* relaxed: a hint that nothing changed; the walk rereads flags. */
+    uint32_t e = atomic_load_explicit(&pl_cancel_epoch, memory_order_relaxed);
+    if (pl_likely(e == atomic_load_explicit(&c->epoch_ok, memory_order_relaxed)))
+        return false;
+    if (pl_ctx_cancelled_slow(c, false))
+        return true;
+    atomic_store_explicit(&((struct plait_ctx *)c)->epoch_ok, e, memory_order_relaxed);
+    return false;
+}
+
+void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t, struct plait_pool *pool);
+static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *parent)
+{
+    c->parent = parent;
+    c->task = parent->task;
+    c->pool = parent->pool;
+    c->worker = parent->worker;
+    atomic_init(&c->cancelled, 0);
+    atomic_init(&c->epoch_ok,
+                atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
+    atomic_init(&c->has_children, false);
+    c->message = NULL;
+}
+/* Cancels the context: its flag, sleeping tasks, groups created under it. */
+void pl_ctx_cancel(struct plait_ctx *c);
+/* Called when a context's body has returned: detaches (root) or hands to
+ * the parent (join child) the groups created under it. */
+void pl_ctx_end(struct plait_ctx *c);
+/* Wakes every plait_sleep so that it re-checks its cancellation. */
+void pl_cancel_announce(void);
+
+/* ---- group.c ---- */
+void pl_group_cancel(struct plait_group *g, uint32_t why);
+void pl_group_record_error(struct plait_group *g, int code, char *message, bool owns_message,
+                           uint64_t id);
+void pl_scope_init(struct pl_scope *s);
+void pl_scope_destroy(struct pl_scope *s);
+struct pl_scope *pl_task_scope(struct plait_task *t);
+/* Cancels the groups registered in s whose creator lies under ctx (ctx
+ * NULL: all of them). */
+void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx);
+
+/* ---- task.c ---- */
+uint64_t pl_task_id(struct plait_task *t);
+void pl_task_run(struct pl_worker *w, struct plait_task *t);
+void pl_task_free_cache(struct pl_worker *w);
+struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
+                               void *arg, uint32_t flags, int *err);
+/* A lone task (no group), from any thread; NULL with *err set. */
+struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, uint32_t flags,
+                             int *err);
+
+/* ---- worker.c ---- */
+void *pl_worker_main(void *arg);
+void pl_run_job(struct pl_worker *w, struct pl_job *job);
+/* Waits until e is done and may be left: on a worker, running other jobs
+ * (preferring victim's deque when victim >= 0); elsewhere, blocking. */
+void pl_wait_event(struct pl_event *e, struct plait_pool *pool, int victim);
+/* Finds a job for w without blocking, or NULL. */
+struct pl_job *pl_find_job(struct pl_worker *w, int victim);
+
+/* ---- join.c ---- */
+void pl_join_run_stolen(struct pl_worker *w, struct pl_job *job);
+
+/* ---- pool.c ---- */
+/* Foreign submitters bracket their pushes with these; begin fails with
+ * ESHUTDOWN once destroy has begun. */
+int pl_foreign_begin(struct plait_pool *pool);
+void pl_foreign_end(struct plait_pool *pool);
+/* Puts a task where the pool's workers will find it, from any thread. */
+int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
+
+/* ---- timer.c ---- */
+int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadline);
+void pl_timer_remove(struct plait_pool *pool, struct plait_group *g);
+void pl_timer_stop(struct plait_pool *pool);
+
+/* Counter bumps for single-writer counters. */
+static inline void pl_count(_Atomic uint64_t *c)
+{
+    /* relaxed load + store: only the owning worker writes this counter. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * ctx — what a running task can ask of its context: cancellation checks,
+ * failure messages, results, cancellable sleeps; and the machinery that
+ * cancels a context.
+ *
+ * Cancellation is a flag on each context plus one on each group, so a
+ * check walks up the join chain (join children point to their parent
+ * context, which outlives them) and ends at the task's group. To keep the
+ * common check at one load, every cancellation in the process bumps
+ * pl_cancel_epoch, and a context remembers the epoch at which it last
+ * walked and found nothing: while the epoch has not moved, nothing can
+ * have been cancelled.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "core.h"
+#include "futex.h"
+
+/* Starts at 1 so that a fresh context (epoch_ok 0) walks once. */
+_Atomic uint32_t pl_cancel_epoch = 1;
+/* Threads inside plait_sleep; they sleep on pl_cancel_epoch. */
+static _Atomic uint32_t sleepers;
+
+_Thread_local struct pl_worker *pl_tls_worker;
+
+bool pl_ctx_cancelled_slow(const struct plait_ctx *c, bool seq_cst)
+{
+    memory_order mo = seq_cst ? memory_order_seq_cst : memory_order_relaxed;
+    for (const struct plait_ctx *x = c; x != NULL; x = x->parent) {
+        if (atomic_load_explicit(&x->cancelled, mo))
+            return true;
+        if (x->parent == NULL && x->task != NULL && x->task->group != NULL &&
+            (atomic_load_explicit(&x->task->group->state, mo) & PL_G_CANCELLED))
+            return true;
+    }
+    return false;
+}
+
+void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t, struct plait_pool *pool)
+{
+    c->parent = NULL;
+    c->task = t;
+    c->pool = pool;
+    c->worker = NULL;
+    atomic_init(&c->cancelled, 0);
+    atomic_init(&c->epoch_ok, 0);
+    atomic_init(&c->has_children, false);
+    c->message = NULL;
+}
+
+void pl_cancel_announce(void)
+{
+    /* seq_cst: the canceller's side of the handshake with plait_sleep
+     * (flag set, then epoch bumped, then sleepers read; see plait_sleep). */
+    atomic_fetch_add_explicit(&pl_cancel_epoch, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&sleepers, memory_order_seq_cst) != 0)
+        pl_futex_wake(&pl_cancel_epoch, INT_MAX);
+}
+
+void pl_ctx_cancel(struct plait_ctx *c)
+{
+    /* seq_cst: ordered before the epoch bump and the sleepers read. */
+    if (atomic_exchange_explicit(&c->cancelled, 1, memory_order_seq_cst))
+        return;
+    pl_cancel_announce();
+    struct plait_task *root = c->task;
+    if (root != NULL && atomic_load_explicit(&root->ctx.has_children, memory_order_acquire))
+        pl_scope_cancel_under(pl_task_scope(root), c);
+}
+
+void pl_ctx_end(struct plait_ctx *c)
+{
+    /* relaxed: set by this context's own body, on this thread, or by a
+     * join child that this thread has since joined (the join's event
+     * handshake orders it). */
+    if (!atomic_load_explicit(&c->has_children, memory_order_relaxed))
+        return;
+    struct pl_scope *s = pl_task_scope(c->task);
+    pthread_mutex_lock(&s->lock);
+    for (struct plait_group *g = s->children, *next; g != NULL; g = next) {
+        next = g->sibling_next;
+        if (g->creator != c)
+            continue;
+        if (c->parent != NULL) {
+            /* A join child's groups now belong to the enclosing context. */
+            g->creator = c->parent;
+            atomic_store_explicit(&c->parent->has_children, true, memory_order_relaxed);
+        } else {
+            /* The task is over: the group no longer follows its fate. */
+            if (g->sibling_prev != NULL)
+                g->sibling_prev->sibling_next = g->sibling_next;
+            else
+                s->children = g->sibling_next;
+            if (g->sibling_next != NULL)
+                g->sibling_next->sibling_prev = g->sibling_prev;
+            g->sibling_prev = g->sibling_next = NULL;
+            g->parent_scope = NULL;
+            g->creator = NULL;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool plait_cancelled(const plait_ctx *ctx)
+{
+    return ctx != NULL && pl_ctx_cancelled(ctx);
+}
+
+static char *format_message(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return NULL;
+    char *s = pl_malloc((size_t)n + 1);
+    if (s != NULL)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+int plait_fail(plait_ctx *ctx, int code, const char *fmt, ...)
+{
+    if (ctx == NULL || fmt == NULL)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = format_message(fmt, ap);
+    va_end(ap);
+    /* Out of memory: the task still fails with code, without a message. */
+    pl_free(ctx->message);
+    ctx->message = s;
+    return code;
+}
+
+void plait_set_result(plait_ctx *ctx, void *result)
+{
+    if (ctx != NULL && ctx->task != NULL)
+        ctx->task->result = result;
+}
+
+int plait_sleep(plait_ctx *ctx, uint64_t ns)
+{
+    if (ctx == NULL)
+        return EINVAL;
+    uint64_t now = pl_now_ns();
+    uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+    struct pl_worker *w = pl_tls_worker;
+    /* Work this worker queued must not wait for our sleep: make sure a
+     * sibling is awake to steal it. */
+    if (w != NULL && pl_deque_size_hint(&w->deque) > 0)
+        pl_lot_notify(&w->pool->lot, true);
+    /* seq_cst: the sleeper's side of the handshake with pl_cancel_announce:
+     * announce, read the epoch, read the flags (seq_cst), sleep on the
+     * epoch. A canceller that read sleepers == 0 set its flag before our
+     * read of it; one that saw us bumps the epoch, which either precedes
+     * our read of it (then the flag is visible too) or makes the futex wait
+     * return at once. */
+    atomic_fetch_add_explicit(&sleepers, 1, memory_order_seq_cst);
+    int r;
+    for (;;) {
+        uint32_t e = atomic_load_explicit(&pl_cancel_epoch, memory_order_seq_cst);
+        if (pl_ctx_cancelled_slow(ctx, true)) {
+            r = ECANCELED;
+            break;
+        }
+        if (pl_now_ns() >= deadline) {
+            r = 0;
+            break;
+        }
+        pl_futex_wait(&pl_cancel_epoch, e, deadline == UINT64_MAX ? 0 : deadline);
+    }
+    atomic_fetch_sub_explicit(&sleepers, 1, memory_order_relaxed);
+    return r;
+}
+
+plait_ctx *plait_current(void)
+{
+    struct pl_worker *w = pl_tls_worker;
+    return w != NULL ? w->current : NULL;
+}
+
+plait_pool *plait_ctx_pool(const plait_ctx *ctx)
+{
+    return ctx != NULL ? ctx->pool : NULL;
+}

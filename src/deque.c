@@ -1,0 +1,182 @@
+/*
+ * The Chase–Lev deque in the C11 formulation of Lê et al. (PPoPP 2013).
+ *
+ * Orderings. The paper places two seq_cst fences (one in take, between the
+ * store of bottom and the load of top; one in steal, between the load of
+ * top and the load of bottom) and a release fence in push. ThreadSanitizer
+ * does not model standalone fences, so a fence-based deque gives it false
+ * reports and can hide real ones. We therefore fold each seq_cst fence into
+ * the accesses it separates, making them seq_cst operations themselves:
+ *
+ *   take:  store(bottom, b, seq_cst); t = load(top, seq_cst)
+ *   steal: t = load(top, seq_cst);    b = load(bottom, seq_cst)
+ *
+ * All four accesses then sit in the single total order S of seq_cst
+ * operations, which is exactly what the paper's proof uses the fences for
+ * (the store-buffering "Dekker" pattern): either the thief's load of bottom
+ * follows the owner's store in S, and it sees the decremented bottom; or it
+ * precedes it, and then the thief's load of top precedes the owner's load of
+ * top in S, so the owner reads a top at least as large as the thief's and,
+ * when both aim at the last item (t == b), both must win a CAS on top, which
+ * only one can. On x86-64 this compiles to the same cost as the fenced
+ * version (an xchg for the store instead of mov + mfence; plain loads), so
+ * the code TSan checks is the code we ship, on every build.
+ *
+ * The release fence in push becomes a release store of bottom, which pairs
+ * with the thief's (seq_cst, hence acquire) load of bottom: a thief that
+ * sees the new bottom also sees the item written to the slot.
+ *
+ * Slots are atomics accessed relaxed: a thief may read a slot the owner is
+ * overwriting after wrap-around; that value is discarded because its CAS on
+ * top then fails, and atomic slots keep the race defined.
+ *
+ * Indices are signed 64-bit so that bottom - 1 on an empty deque stays
+ * comparable (the paper's size_t version relies on wrap-around compares).
+ */
+#include "deque.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+
+struct pl_deque_buf {
+    int64_t mask; /* capacity - 1; capacity is a power of two */
+    struct pl_deque_buf *next_retired;
+    _Atomic(void *) slot[];
+};
+
+static struct pl_deque_buf *buf_new(int64_t capacity)
+{
+    struct pl_deque_buf *b = pl_malloc(sizeof *b + (size_t)capacity * sizeof b->slot[0]);
+    if (b == NULL)
+        return NULL;
+    b->mask = capacity - 1;
+    b->next_retired = NULL;
+    return b;
+}
+
+static inline void *buf_get(struct pl_deque_buf *b, int64_t i)
+{
+    return atomic_load_explicit(&b->slot[i & b->mask], memory_order_relaxed);
+}
+
+static inline void buf_put(struct pl_deque_buf *b, int64_t i, void *item)
+{
+    atomic_store_explicit(&b->slot[i & b->mask], item, memory_order_relaxed);
+}
+
+int pl_deque_init(struct pl_deque *d, size_t capacity)
+{
+    int64_t cap = 2;
+    while ((size_t)cap < capacity)
+        cap <<= 1;
+    struct pl_deque_buf *b = buf_new(cap);
+    if (b == NULL)
+        return ENOMEM;
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    atomic_init(&d->buf, b);
+    d->retired = NULL;
+    return 0;
+}
+
+void pl_deque_destroy(struct pl_deque *d)
+{
+    pl_free(atomic_load_explicit(&d->buf, memory_order_relaxed));
+    while (d->retired != NULL) {
+        struct pl_deque_buf *next = d->retired->next_retired;
+        pl_free(d->retired);
+        d->retired = next;
+    }
+}
+
+/* Owner only, out of line: growth is rare. Copies the live range [t, b)
+ * into a buffer twice as large. The old buffer is unchanged and stays
+ * allocated, so a thief still reading it gets the same item the new buffer
+ * holds at that index. */
+static __attribute__((noinline)) struct pl_deque_buf *grow(struct pl_deque *d,
+                                                           struct pl_deque_buf *old, int64_t t,
+                                                           int64_t b)
+{
+    struct pl_deque_buf *nb = buf_new((old->mask + 1) * 2);
+    if (nb == NULL)
+        return NULL;
+    for (int64_t i = t; i < b; i++)
+        buf_put(nb, i, buf_get(old, i));
+    /* release: a thief that loads the new buffer pointer (acquire) sees the
+     * copied slots. */
+    atomic_store_explicit(&d->buf, nb, memory_order_release);
+    old->next_retired = d->retired;
+    d->retired = old;
+    return nb;
+}
+
+int pl_deque_push(struct pl_deque *d, void *item)
+{
+    /* relaxed: bottom is written only by this thread. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* acquire: pairs with the thieves' CAS on top, so that slots they have
+     * taken are not overwritten before they read them. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* relaxed: buf is written only by this thread. */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (pl_unlikely(b - t > a->mask)) {
+        a = grow(d, a, t, b);
+        if (a == NULL)
+            return ENOMEM;
+    }
+    buf_put(a, b, item);
+    /* release: publishes the slot to a thief that acquires bottom. */
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 0;
+}
+
+void *pl_deque_pop(struct pl_deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    /* seq_cst store then seq_cst load: the folded fence (see the top of the
+     * file). Reserves slot b before looking at top. */
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    if (t > b) {
+        /* Empty: restore bottom. relaxed: only this thread writes bottom,
+         * and no thief can take anything from an empty range. */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    void *item = buf_get(a, b);
+    if (t == b) {
+        /* The last item: race the thieves for it with a CAS on top.
+         * seq_cst: part of the same total order as the thieves' CAS. */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            item = NULL;
+        /* relaxed: top now equals b + 1 either way, so the deque reads
+         * empty to thieves whatever bottom they see. */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return item;
+}
+
+enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
+{
+    /* seq_cst load of top then seq_cst load of bottom: the folded fence. The
+     * load of bottom is also the acquire that pairs with push's release
+     * store, so the slot's content is visible. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
+    if (t >= b)
+        return PL_STEAL_EMPTY;
+    /* acquire: pairs with grow's release store, so a new buffer's copied
+     * slots are visible (the paper's consume). */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_acquire);
+    void *x = buf_get(a, t);
+    /* seq_cst: claims index t against the owner's CAS and other thieves. */
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return PL_STEAL_LOST;
+    *item = x;
+    return PL_STEAL_OK;
+}

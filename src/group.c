@@ -1,0 +1,267 @@
+/*
+ * group — task groups: the pending count and its wait, cancellation and
+ * its propagation to nested groups, the error array, deadlines.
+ *
+ * The pending count starts at one, the wait bias, which the first wait
+ * removes. It therefore reaches zero exactly once: when a wait has begun
+ * and every task has finished. Whoever brings it to zero (the last task, or
+ * the wait itself when all tasks were done) sets the done event, and no
+ * task touches the group after that.
+ *
+ * Nesting: a group created while a task runs is registered in the scope of
+ * that task (its group's scope, or the pool's for lone tasks) together with
+ * the context that created it. Cancelling a group cancels every group in
+ * its scope, recursively; cancelling one context (a task, or a join child)
+ * cancels the groups whose creator lies under it. Locks are taken parent
+ * scope first, then child: never the other way.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "core.h"
+
+void pl_scope_init(struct pl_scope *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->children = NULL;
+}
+
+void pl_scope_destroy(struct pl_scope *s)
+{
+    pthread_mutex_destroy(&s->lock);
+}
+
+struct pl_scope *pl_task_scope(struct plait_task *t)
+{
+    return t->group != NULL ? &t->group->scope : &t->ctx.pool->lone_scope;
+}
+
+static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
+{
+    for (; c != NULL; c = c->parent)
+        if (c == top)
+            return true;
+    return false;
+}
+
+void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    for (struct plait_group *g = s->children; g != NULL; g = g->sibling_next)
+        if (ctx == NULL || ctx_under(g->creator, ctx))
+            pl_group_cancel(g, 0);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void pl_group_cancel(struct plait_group *g, uint32_t why)
+{
+    /* seq_cst: the flag must precede the epoch bump and the sleepers read
+     * in pl_cancel_announce (see plait_sleep). */
+    uint32_t prev = atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED | why, memory_order_seq_cst);
+    if (prev & PL_G_CANCELLED)
+        return;
+    pl_cancel_announce();
+    pl_scope_cancel_under(&g->scope, NULL);
+}
+
+void pl_group_record_error(struct plait_group *g, int code, char *message, bool owns_message,
+                           uint64_t id)
+{
+    char *msg = message;
+    if (msg != NULL && !owns_message) {
+        size_t n = strlen(message) + 1;
+        msg = pl_malloc(n);
+        if (msg != NULL)
+            memcpy(msg, message, n);
+    }
+    pthread_mutex_lock(&g->scope.lock);
+    if (g->nerrors == g->errors_cap) {
+        size_t cap = g->errors_cap ? g->errors_cap * 2 : 4;
+        plait_error *e = pl_realloc(g->errors, cap * sizeof *e);
+        if (e != NULL) {
+            g->errors = e;
+            g->errors_cap = cap;
+        }
+    }
+    if (g->nerrors < g->errors_cap) {
+        g->errors[g->nerrors++] = (plait_error){.code = code, .message = msg, .task_id = id};
+    } else {
+        /* Out of memory: the code still decides the wait's result. */
+        g->errors_dropped++;
+        pl_free(msg);
+    }
+    if (g->first_error == 0)
+        g->first_error = code;
+    pthread_mutex_unlock(&g->scope.lock);
+    /* relaxed: FAILED is read under the lock by the wait. */
+    atomic_fetch_or_explicit(&g->state, PL_G_FAILED, memory_order_relaxed);
+    if (!(g->flags & PLAIT_GROUP_COLLECT_ALL))
+        pl_group_cancel(g, 0);
+}
+
+int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
+{
+    if (out == NULL || pool == NULL || (flags & ~(unsigned)PLAIT_GROUP_COLLECT_ALL))
+        return EINVAL;
+    struct pl_worker *w = pl_tls_worker;
+    bool foreign = w == NULL || w->pool != pool;
+    if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire))
+        return ESHUTDOWN;
+    struct plait_group *g = pl_malloc_aligned(sizeof *g);
+    if (g == NULL)
+        return ENOMEM;
+    memset(g, 0, sizeof *g);
+    atomic_init(&g->pending, 1);
+    atomic_init(&g->state, 0);
+    g->flags = flags;
+    g->pool = pool;
+    pl_event_init(&g->done);
+    pl_scope_init(&g->scope);
+    g->heap_index = SIZE_MAX;
+
+    struct plait_ctx *cur = w != NULL ? w->current : NULL;
+    if (cur != NULL) {
+        struct pl_scope *s = pl_task_scope(cur->task);
+        pthread_mutex_lock(&s->lock);
+        g->parent_scope = s;
+        g->creator = cur;
+        g->sibling_next = s->children;
+        if (s->children != NULL)
+            s->children->sibling_prev = g;
+        s->children = g;
+        /* relaxed: read by this context's end on this thread, and by
+         * cancellers after they take the scope lock, which orders them. */
+        atomic_store_explicit(&cur->has_children, true, memory_order_relaxed);
+        atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_release);
+        /* Under the lock: a cancellation that set its flag before we got
+         * here walked the scope before we joined it. */
+        if (pl_ctx_cancelled_slow(cur, false))
+            atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
+        pthread_mutex_unlock(&s->lock);
+    }
+    *out = g;
+    return 0;
+}
+
+/* Drops the wait bias once; the one who brings pending to zero sets done. */
+static void begin_wait(struct plait_group *g)
+{
+    /* acq_rel: only the first waiter drops the bias. */
+    if (atomic_fetch_or_explicit(&g->state, PL_G_WAIT_BEGAN, memory_order_acq_rel) &
+        PL_G_WAIT_BEGAN)
+        return;
+    /* acq_rel: the last decrement acquires every task's release. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1)
+        pl_event_set(&g->done);
+}
+
+int plait_group_wait(plait_group *g)
+{
+    if (g == NULL)
+        return EINVAL;
+    if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
+        return EINVAL;
+    struct plait_ctx *cur = plait_current();
+    if (cur != NULL && cur->task->group == g)
+        return EDEADLK;
+    begin_wait(g);
+    pl_wait_event(&g->done, g->pool, -1);
+
+    int r;
+    pthread_mutex_lock(&g->scope.lock);
+    uint32_t s = atomic_load_explicit(&g->state, memory_order_relaxed);
+    if (!(s & PL_G_CLOSED)) {
+        if (g->first_error != 0)
+            r = g->first_error;
+        else if (s & PL_G_TIMEDOUT)
+            r = ETIMEDOUT;
+        else if (s & PL_G_CANCELLED)
+            r = ECANCELED;
+        else
+            r = 0;
+        g->wait_result = r;
+        /* release: plait_group_errors reads the array after seeing CLOSED. */
+        atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_release);
+    }
+    r = g->wait_result;
+    pthread_mutex_unlock(&g->scope.lock);
+    pl_timer_remove(g->pool, g);
+    return r;
+}
+
+int plait_group_cancel(plait_group *g)
+{
+    if (g == NULL)
+        return EINVAL;
+    pl_group_cancel(g, 0);
+    return 0;
+}
+
+int plait_group_set_timeout(plait_group *g, uint64_t ns)
+{
+    if (g == NULL)
+        return EINVAL;
+    if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
+        return EINVAL;
+    uint64_t now = pl_now_ns();
+    uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+    return pl_timer_set(g->pool, g, deadline);
+}
+
+size_t plait_group_pending(const plait_group *g)
+{
+    if (g == NULL)
+        return 0;
+    /* A snapshot: the bias is still in the count until the first wait
+     * removes it (state is read first, so a racing wait can only make this
+     * report one less, never more, for an instant). */
+    uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
+    size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
+    if (!(s & PL_G_WAIT_BEGAN) && p > 0)
+        p--;
+    return p;
+}
+
+size_t plait_group_errors(const plait_group *g, const plait_error **errors)
+{
+    if (g == NULL || !(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
+        if (errors != NULL)
+            *errors = NULL;
+        return 0;
+    }
+    if (errors != NULL)
+        *errors = g->nerrors ? g->errors : NULL;
+    return g->nerrors;
+}
+
+void plait_group_destroy(plait_group *g)
+{
+    if (g == NULL)
+        return;
+    if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
+        pl_group_cancel(g, 0);
+        if (plait_group_wait(g) == EDEADLK)
+            return; /* from one of its own tasks: it cannot be freed yet */
+    }
+    pl_timer_remove(g->pool, g);
+    struct pl_scope *ps = g->parent_scope;
+    if (ps != NULL) {
+        pthread_mutex_lock(&ps->lock);
+        if (g->parent_scope != NULL) {
+            if (g->sibling_prev != NULL)
+                g->sibling_prev->sibling_next = g->sibling_next;
+            else
+                ps->children = g->sibling_next;
+            if (g->sibling_next != NULL)
+                g->sibling_next->sibling_prev = g->sibling_prev;
+        }
+        pthread_mutex_unlock(&ps->lock);
+    }
+    for (size_t i = 0; i < g->nerrors; i++)
+        pl_free((char *)g->errors[i].message);
+    pl_free(g->errors);
+    pl_scope_destroy(&g->scope);
+    pl_free(g);
+}

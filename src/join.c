@@ -1,0 +1,138 @@
+/*
+ * join — plait_join, the cheapest fork-join: b runs inline, a waits in the
+ * worker's deque in a frame on this stack, where a thief may take it.
+ *
+ * The frame needs no allocation and no reference count: plait_join does
+ * not return before a is over (its event is set, and can be left), so the
+ * frame outlives every access to it. If a is still in our deque when b
+ * returns, we pop it and run it inline, with no atomic read-modify-write
+ * beyond the deque's own.
+ */
+#include <errno.h>
+
+#include "alloc.h"
+#include "core.h"
+
+struct pl_join_frame {
+    struct pl_job job;
+    plait_fn fn;
+    void *arg;
+    struct plait_ctx ctx;      /* a's context */
+    struct plait_ctx *sibling; /* b's context: cancelled if a fails */
+    struct pl_event done;      /* set only when a ran through pl_run_job */
+    int code;
+    _Atomic int thief;
+};
+
+static inline bool failed(int code)
+{
+    return code != 0 && code != ECANCELED;
+}
+
+static int run_a(struct pl_worker *w, struct pl_join_frame *f)
+{
+    if (pl_ctx_cancelled(&f->ctx))
+        return ECANCELED;
+    f->ctx.worker = w;
+    struct plait_ctx *saved = w->current;
+    w->current = &f->ctx;
+    int r = f->fn(&f->ctx, f->arg);
+    w->current = saved;
+    pl_ctx_end(&f->ctx);
+    return r;
+}
+
+void pl_join_run_stolen(struct pl_worker *w, struct pl_job *job)
+{
+    struct pl_join_frame *f = (struct pl_join_frame *)job;
+    /* relaxed: a hint for the joiner's choice of victim. */
+    atomic_store_explicit(&f->thief, (int)w->index, memory_order_relaxed);
+    int r = run_a(w, f);
+    f->code = r;
+    if (failed(r))
+        pl_ctx_cancel(f->sibling);
+    pl_event_set(&f->done); /* release: code, message; our last access */
+}
+
+/* The error's message travels up with its code. */
+static void take_message(struct plait_ctx *to, struct plait_ctx *from)
+{
+    if (from->message == NULL)
+        return;
+    pl_free(to->message);
+    to->message = from->message;
+    from->message = NULL;
+}
+
+int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
+{
+    if (ctx == NULL || a == NULL || b == NULL)
+        return EINVAL;
+    struct pl_worker *w = pl_tls_worker;
+    if (w == NULL || ctx->worker != w || w->current != ctx)
+        return EINVAL; /* not the running task's own context */
+    if (pl_ctx_cancelled(ctx))
+        return ECANCELED;
+
+    struct pl_join_frame f;
+    f.job.kind = PL_JOB_JOIN;
+    f.fn = a;
+    f.arg = arg_a;
+    pl_ctx_init_child(&f.ctx, ctx);
+    struct plait_ctx cb;
+    pl_ctx_init_child(&cb, ctx);
+    f.sibling = &cb;
+    pl_event_init(&f.done);
+    f.code = 0;
+    atomic_init(&f.thief, -1);
+
+    bool pushed = pl_deque_push(&w->deque, &f.job) == 0;
+    if (pushed)
+        pl_lot_notify(&w->pool->lot, false);
+
+    w->current = &cb;
+    int rb = b(&cb, arg_b);
+    w->current = ctx;
+    pl_ctx_end(&cb);
+    if (failed(rb))
+        pl_ctx_cancel(&f.ctx);
+
+    int ra;
+    if (!pushed) {
+        ra = run_a(w, &f); /* the deque could not grow: run sequentially */
+    } else {
+        for (;;) {
+            struct pl_job *j = pl_deque_pop(&w->deque);
+            if (j == &f.job) {
+                ra = run_a(w, &f);
+                break;
+            }
+            if (j == NULL) {
+                /* Stolen (or run by a wait nested in b): wait for it. */
+                pl_wait_event(&f.done, w->pool,
+                              atomic_load_explicit(&f.thief, memory_order_relaxed));
+                ra = f.code;
+                break;
+            }
+            /* Work b's subtree left above our frame (spawned into a group
+             * it did not wait for): run it, then look again. */
+            pl_run_job(w, j);
+        }
+    }
+
+    int r;
+    if (failed(ra)) {
+        r = ra;
+        take_message(ctx, &f.ctx);
+    } else if (failed(rb)) {
+        r = rb;
+        take_message(ctx, &cb);
+    } else if (ra == ECANCELED || rb == ECANCELED || pl_ctx_cancelled(ctx)) {
+        r = ECANCELED;
+    } else {
+        r = 0;
+    }
+    pl_free(f.ctx.message);
+    pl_free(cb.message);
+    return r;
+}

@@ -1,0 +1,162 @@
+/*
+ * Parking. The lot's state word counts sleepers and searchers; the idle
+ * stack is guarded by a mutex, which only parking and actual wake-ups take
+ * (Tokio's design: the busy path reads one word and takes no lock).
+ *
+ * No lost wake-up (the fenced notify): the producer publishes its work,
+ * then performs an acq_rel RMW on state; a parker performs an acq_rel RMW
+ * on state (in pl_lot_prepare), then re-checks the queues. RMWs on one
+ * location are totally ordered. If the producer's RMW comes later, it reads
+ * the parker's increment and wakes someone. If it comes earlier, the
+ * parker's RMW reads from it (through the release sequence of RMWs), so it
+ * synchronizes with it, and the parker's re-check happens after the work
+ * was published and sees it.
+ */
+#include "park.h"
+
+#include <limits.h>
+
+#include "futex.h"
+
+#define ONE_SLEEPER 1u
+#define ONE_SEARCHER (1u << 16)
+
+void pl_lot_init(struct pl_lot *lot)
+{
+    atomic_init(&lot->state, 0);
+    pthread_mutex_init(&lot->lock, NULL);
+    lot->idle = NULL;
+    atomic_init(&lot->wakeups, 0);
+    atomic_init(&lot->parks, 0);
+}
+
+void pl_lot_destroy(struct pl_lot *lot)
+{
+    pthread_mutex_destroy(&lot->lock);
+}
+
+void pl_lot_search_begin(struct pl_lot *lot)
+{
+    /* relaxed: the searcher count only throttles wake-ups; correctness of
+     * parking rests on the RMWs of prepare/notify. */
+    atomic_fetch_add_explicit(&lot->state, ONE_SEARCHER, memory_order_relaxed);
+}
+
+bool pl_lot_search_end(struct pl_lot *lot)
+{
+    /* acq_rel: a notifier that skipped its wake-up because it saw us
+     * searching published its work before its RMW/load; we found work and
+     * hand the wake-up on (the caller notifies when we were the last). */
+    uint32_t prev = atomic_fetch_sub_explicit(&lot->state, ONE_SEARCHER, memory_order_acq_rel);
+    return PL_LOT_SEARCHING(prev) == 1;
+}
+
+void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching)
+{
+    /* relaxed: only this thread and wakers (under the lot lock, after the
+     * push below) touch the word; the futex call rereads it. */
+    atomic_store_explicit(&p->word, 1, memory_order_relaxed);
+    pthread_mutex_lock(&lot->lock);
+    p->next = lot->idle;
+    lot->idle = p;
+    p->on_idle = true;
+    p->handed_search = false;
+    uint32_t delta = ONE_SLEEPER - (was_searching ? ONE_SEARCHER : 0);
+    /* acq_rel: the parker's half of the Dekker handshake (file comment). */
+    atomic_fetch_add_explicit(&lot->state, delta, memory_order_acq_rel);
+    pthread_mutex_unlock(&lot->lock);
+    atomic_fetch_add_explicit(&lot->parks, 1, memory_order_relaxed);
+}
+
+bool pl_lot_leave(struct pl_lot *lot, struct pl_parker *p)
+{
+    bool handed;
+    pthread_mutex_lock(&lot->lock);
+    if (p->on_idle) {
+        struct pl_parker **pp = &lot->idle;
+        while (*pp != p)
+            pp = &(*pp)->next;
+        *pp = p->next;
+        p->on_idle = false;
+        /* relaxed: under the lock; sleepers is a count, not a publication. */
+        atomic_fetch_sub_explicit(&lot->state, ONE_SLEEPER, memory_order_relaxed);
+    }
+    handed = p->handed_search;
+    p->handed_search = false;
+    pthread_mutex_unlock(&lot->lock);
+    return handed;
+}
+
+void pl_parker_sleep(struct pl_parker *p, uint64_t deadline_ns)
+{
+    /* acquire: pairs with the waker's release store of 0, so what the waker
+     * published before waking us is visible after we return. */
+    while (atomic_load_explicit(&p->word, memory_order_acquire) == 1) {
+        pl_futex_wait(&p->word, 1, deadline_ns);
+        if (deadline_ns != 0 && pl_now_ns() >= deadline_ns)
+            break;
+    }
+}
+
+void pl_parker_wake(struct pl_parker *p)
+{
+    /* release: pairs with the acquire in pl_parker_sleep. */
+    atomic_store_explicit(&p->word, 0, memory_order_release);
+    pl_futex_wake(&p->word, 1);
+}
+
+static void wake_one(struct pl_lot *lot)
+{
+    struct pl_parker *p = NULL;
+    pthread_mutex_lock(&lot->lock);
+    uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
+    /* Re-check under the lock: another notifier may have woken the last
+     * sleeper, or a searcher may have appeared. */
+    if (lot->idle != NULL && PL_LOT_SEARCHING(s) == 0) {
+        p = lot->idle;
+        lot->idle = p->next;
+        p->on_idle = false;
+        p->handed_search = true;
+        /* relaxed: under the lock. The woken worker starts as a searcher,
+         * so further notifies are throttled until it finds work. */
+        atomic_fetch_add_explicit(&lot->state, ONE_SEARCHER - ONE_SLEEPER, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&lot->lock);
+    if (p != NULL) {
+        atomic_fetch_add_explicit(&lot->wakeups, 1, memory_order_relaxed);
+        pl_parker_wake(p);
+    }
+}
+
+void pl_lot_notify(struct pl_lot *lot, bool fenced)
+{
+    uint32_t s;
+    if (fenced)
+        /* acq_rel RMW: the producer's half of the Dekker handshake. */
+        s = atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
+    else
+        /* relaxed: a hint; the caller's own thread will reach the work. */
+        s = atomic_load_explicit(&lot->state, memory_order_relaxed);
+    if (PL_LOT_SLEEPERS(s) == 0 || PL_LOT_SEARCHING(s) != 0)
+        return;
+    wake_one(lot);
+}
+
+void pl_lot_notify_all(struct pl_lot *lot)
+{
+    pthread_mutex_lock(&lot->lock);
+    struct pl_parker *p = lot->idle;
+    lot->idle = NULL;
+    for (struct pl_parker *q = p; q != NULL; q = q->next) {
+        q->on_idle = false;
+        atomic_fetch_sub_explicit(&lot->state, ONE_SLEEPER, memory_order_relaxed);
+    }
+    /* Wake while holding the lock: a parker cannot reuse its node before we
+     * are done, because pl_lot_leave takes the lock. */
+    while (p != NULL) {
+        struct pl_parker *next = p->next;
+        pl_parker_wake(p);
+        p = next;
+    }
+    pthread_mutex_unlock(&lot->lock);
+}

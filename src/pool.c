@@ -1,0 +1,258 @@
+/*
+ * pool — creating and destroying pools, the way work enters a pool, and
+ * the pool's counters.
+ *
+ * Destroy: it first sets shutting_down, so that foreign threads can no
+ * longer add work; a foreign submitter announces itself in foreign_active
+ * (seq_cst) before reading shutting_down (seq_cst), and destroy sets
+ * shutting_down (seq_cst) before reading foreign_active (seq_cst), so
+ * either the submitter sees the flag and backs off, or destroy sees the
+ * submitter and waits for it to finish its push. Then destroy waits for
+ * quiescence: every worker asleep in its scheduler loop with every queue
+ * empty. Nothing can add work then (only a running task could), so it is
+ * final. Then it stops and joins the workers.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "core.h"
+#include "futex.h"
+
+#define PL_MAX_THREADS 4096u
+#define PL_DEQUE_CAPACITY 256
+#define PL_INJECT_CAPACITY 65536u
+
+int pl_foreign_begin(struct plait_pool *pool)
+{
+    atomic_fetch_add_explicit(&pool->foreign_active, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst)) {
+        atomic_fetch_sub_explicit(&pool->foreign_active, 1, memory_order_release);
+        return ESHUTDOWN;
+    }
+    return 0;
+}
+
+void pl_foreign_end(struct plait_pool *pool)
+{
+    /* release: destroy, acquiring 0, sees our push complete. */
+    atomic_fetch_sub_explicit(&pool->foreign_active, 1, memory_order_release);
+}
+
+int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
+{
+    struct pl_worker *w = pl_tls_worker;
+    if (w != NULL && w->pool == pool && pl_deque_push(&w->deque, &t->job) == 0) {
+        /* Our own deque: we will get to it ourselves, so the cheap check
+         * is enough (park.h). */
+        pl_lot_notify(&pool->lot, false);
+        return 0;
+    }
+    /* From outside (or our deque could not grow): the injection queue,
+     * which never fails, and the full handshake, as nobody else would
+     * notice the work. */
+    pl_inject_put(&pool->inject, t);
+    if (w == NULL || w->pool != pool)
+        atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
+    pl_lot_notify(&pool->lot, true);
+    return 0;
+}
+
+static int parse_threads(unsigned *out)
+{
+    const char *s = getenv("PLAIT_THREADS");
+    if (s != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v == 0 || v > PL_MAX_THREADS ||
+            s[0] == '-' || s[0] == '+' || s[0] == ' ')
+            return EINVAL;
+        *out = (unsigned)v;
+        return 0;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        *out = (unsigned)CPU_COUNT(&set);
+    else
+        *out = 1;
+    return 0;
+}
+
+static void pool_free(struct plait_pool *pool)
+{
+    for (unsigned i = 0; i < pool->nworkers; i++) {
+        pl_task_free_cache(&pool->workers[i]);
+        pl_deque_destroy(&pool->workers[i].deque);
+    }
+    pl_free(pool->workers);
+    pl_inject_destroy(&pool->inject);
+    pl_lot_destroy(&pool->lot);
+    pl_scope_destroy(&pool->lone_scope);
+    pthread_mutex_destroy(&pool->timer_once);
+    pl_free(pool);
+}
+
+/* Stops and joins the first n workers (they are all past the barrier). */
+static void stop_workers(struct plait_pool *pool, unsigned n)
+{
+    /* release: pairs with the workers' acquire load of stop. */
+    atomic_store_explicit(&pool->stop, 1, memory_order_release);
+    pl_lot_notify_all(&pool->lot);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(pool->workers[i].thread, NULL);
+}
+
+int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
+{
+    if (out == NULL)
+        return EINVAL;
+    plait_pool_options o = {0};
+    if (opts != NULL)
+        o = *opts;
+    unsigned n = o.threads;
+    if (n == 0) {
+        int err = parse_threads(&n);
+        if (err != 0)
+            return err;
+    }
+    if (n > PL_MAX_THREADS)
+        return EINVAL;
+
+    struct plait_pool *pool = pl_malloc_aligned(sizeof *pool);
+    if (pool == NULL)
+        return ENOMEM;
+    memset(pool, 0, sizeof *pool);
+    pool->opts = o;
+    const char *name = o.name != NULL ? o.name : "plait";
+    /* Thread names are at most 15 bytes; keep room for "-index". */
+    snprintf(pool->name, sizeof pool->name - 5, "%s", name);
+    pool->opts.name = NULL; /* not kept: the caller owns the string */
+    pl_lot_init(&pool->lot);
+    pl_scope_init(&pool->lone_scope);
+    pthread_mutex_init(&pool->timer_once, NULL);
+    if (pl_inject_init(&pool->inject, PL_INJECT_CAPACITY) != 0) {
+        pl_lot_destroy(&pool->lot);
+        pl_scope_destroy(&pool->lone_scope);
+        pthread_mutex_destroy(&pool->timer_once);
+        pl_free(pool);
+        return ENOMEM;
+    }
+    pool->workers = pl_malloc_aligned(n * sizeof *pool->workers);
+    if (pool->workers == NULL) {
+        pool_free(pool);
+        return ENOMEM;
+    }
+    memset(pool->workers, 0, n * sizeof *pool->workers);
+    for (unsigned i = 0; i < n; i++) {
+        struct pl_worker *w = &pool->workers[i];
+        if (pl_deque_init(&w->deque, PL_DEQUE_CAPACITY) != 0) {
+            pool->nworkers = i; /* free the deques made so far */
+            pool_free(pool);
+            return ENOMEM;
+        }
+        w->pool = pool;
+        w->index = i;
+        w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+        atomic_init(&w->parker.word, 0);
+    }
+    pool->nworkers = n;
+
+    unsigned started = 0;
+    int err = 0;
+    for (; started < n; started++) {
+        err = pl_fault_thread_next();
+        if (err == 0)
+            err = pthread_create(&pool->workers[started].thread, NULL, pl_worker_main,
+                                 &pool->workers[started]);
+        if (err != 0)
+            break;
+    }
+    if (err != 0) {
+        /* The workers that did start find no work and see stop. */
+        stop_workers(pool, started);
+        pool_free(pool);
+        return err;
+    }
+    /* Return once every on_thread_start has run. acquire: pairs with the
+     * workers' release increments. */
+    uint32_t r;
+    while ((r = atomic_load_explicit(&pool->ready, memory_order_acquire)) < n)
+        pl_futex_wait(&pool->ready, r, 0);
+    *out = pool;
+    return 0;
+}
+
+int plait_pool_destroy(plait_pool *pool)
+{
+    if (pool == NULL)
+        return EINVAL;
+    struct pl_worker *w = pl_tls_worker;
+    if (w != NULL && w->pool == pool)
+        return EDEADLK;
+    if (atomic_exchange_explicit(&pool->shutting_down, 1, memory_order_seq_cst))
+        return EINVAL; /* destroy already began elsewhere */
+    while (atomic_load_explicit(&pool->foreign_active, memory_order_seq_cst) != 0)
+        sched_yield();
+    /* Quiescence. The workers' idle count is a futex word; the last one to
+     * go idle during shutdown wakes us, and a timed wait covers the case
+     * where all were idle already. */
+    for (;;) {
+        uint32_t idle = atomic_load_explicit(&pool->idle, memory_order_seq_cst);
+        if (idle == pool->nworkers) {
+            bool empty = !pl_inject_maybe_nonempty(&pool->inject);
+            for (unsigned i = 0; empty && i < pool->nworkers; i++)
+                empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
+            if (empty)
+                break;
+            pl_lot_notify(&pool->lot, true);
+        }
+        pl_futex_wait(&pool->idle, idle, pl_now_ns() + 10000000u);
+    }
+    pl_timer_stop(pool);
+    stop_workers(pool, pool->nworkers);
+    pool_free(pool);
+    return 0;
+}
+
+unsigned plait_pool_size(const plait_pool *pool)
+{
+    return pool != NULL ? pool->nworkers : 0;
+}
+
+int plait_worker_index(void)
+{
+    struct pl_worker *w = pl_tls_worker;
+    return w != NULL ? (int)w->index : -1;
+}
+
+int plait_pool_stats(const plait_pool *pool, plait_stats *out)
+{
+    if (pool == NULL || out == NULL)
+        return EINVAL;
+    plait_stats s = {0};
+    /* relaxed: counters, summed into a snapshot. */
+    for (unsigned i = 0; i < pool->nworkers; i++) {
+        const struct pl_worker *w = &pool->workers[i];
+        s.tasks_succeeded += atomic_load_explicit(&w->n_succeeded, memory_order_relaxed);
+        s.tasks_failed += atomic_load_explicit(&w->n_failed, memory_order_relaxed);
+        s.tasks_cancelled += atomic_load_explicit(&w->n_cancelled, memory_order_relaxed);
+        s.steals += atomic_load_explicit(&w->n_steals, memory_order_relaxed);
+        s.failed_steals += atomic_load_explicit(&w->n_failed_steals, memory_order_relaxed);
+    }
+    s.tasks_succeeded += atomic_load_explicit(&pool->x_succeeded, memory_order_relaxed);
+    s.tasks_failed += atomic_load_explicit(&pool->x_failed, memory_order_relaxed);
+    s.tasks_cancelled += atomic_load_explicit(&pool->x_cancelled, memory_order_relaxed);
+    s.injected = atomic_load_explicit(&pool->n_injected, memory_order_relaxed);
+    s.parks = atomic_load_explicit(&pool->lot.parks, memory_order_relaxed);
+    s.wakeups = atomic_load_explicit(&pool->lot.wakeups, memory_order_relaxed);
+    *out = s;
+    return 0;
+}

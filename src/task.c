@@ -1,0 +1,312 @@
+/*
+ * task — task records, spawning, running, finishing, and task handles.
+ *
+ * Records come from the running worker's free list; a record finished or
+ * released elsewhere goes to that thread's list (records are fungible) or
+ * back to malloc. A task spawned with plait_go has no handle: one owner,
+ * no reference count traffic, no completion event.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "core.h"
+
+#define PL_TASK_CACHE_MAX 4096
+
+/* Ids are process-wide; 0 means "not asked for yet". */
+static _Atomic uint64_t next_id = 1;
+
+uint64_t pl_task_id(struct plait_task *t)
+{
+    /* relaxed: the id is a value, not a publication. */
+    uint64_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
+    if (id != 0)
+        return id;
+    uint64_t fresh = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    if (atomic_compare_exchange_strong_explicit(&t->id, &id, fresh, memory_order_relaxed,
+                                                memory_order_relaxed))
+        return fresh;
+    return id; /* another thread named it first */
+}
+
+static struct plait_task *record_alloc(void)
+{
+    struct pl_worker *w = pl_tls_worker;
+    if (w != NULL && w->free_tasks != NULL) {
+        struct plait_task *t = w->free_tasks;
+        w->free_tasks = t->next_free;
+        w->nfree--;
+        return t;
+    }
+    return pl_malloc_aligned(sizeof(struct plait_task));
+}
+
+static void record_free(struct plait_task *t)
+{
+    pl_free(t->ctx.message);
+    struct pl_worker *w = pl_tls_worker;
+    if (w != NULL && w->nfree < PL_TASK_CACHE_MAX) {
+        t->next_free = w->free_tasks;
+        w->free_tasks = t;
+        w->nfree++;
+        return;
+    }
+    pl_free(t);
+}
+
+void pl_task_free_cache(struct pl_worker *w)
+{
+    while (w->free_tasks != NULL) {
+        struct plait_task *t = w->free_tasks;
+        w->free_tasks = t->next_free;
+        pl_free(t);
+    }
+    w->nfree = 0;
+}
+
+static void task_unref(struct plait_task *t)
+{
+    if (!(t->flags & PL_TASK_HANDLE)) {
+        record_free(t);
+        return;
+    }
+    /* acq_rel: the last owner sees everything the others did. */
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        record_free(t);
+}
+
+struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
+                               void *arg, uint32_t flags, int *err)
+{
+    struct plait_task *t = record_alloc();
+    if (t == NULL) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    t->qlink = NULL;
+    t->job.kind = PL_JOB_TASK;
+    t->flags = flags;
+    t->fn = fn;
+    t->arg = arg;
+    t->group = g;
+    pl_ctx_init_root(&t->ctx, t, pool);
+    pl_event_init(&t->done);
+    atomic_init(&t->refs, (flags & PL_TASK_HANDLE) ? 2 : 1);
+    t->code = 0;
+    t->result = NULL;
+    atomic_init(&t->id, 0);
+    return t;
+}
+
+static void count_outcome(struct plait_task *t, int code)
+{
+    if (t->flags & PL_TASK_INTERNAL)
+        return;
+    struct pl_worker *w = pl_tls_worker;
+    struct plait_pool *pool = t->ctx.pool;
+    if (w != NULL && w->pool == pool) {
+        pl_count(code == 0 ? &w->n_succeeded : code == ECANCELED ? &w->n_cancelled : &w->n_failed);
+    } else {
+        _Atomic uint64_t *c = code == 0           ? &pool->x_succeeded
+                              : code == ECANCELED ? &pool->x_cancelled
+                                                  : &pool->x_failed;
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    }
+}
+
+/* Everything that happens once a task is over, run or not. After the
+ * group's pending count is decremented, the group is not touched. */
+static void task_finish(struct plait_task *t, int code)
+{
+    struct plait_group *g = t->group;
+    bool handle = t->flags & PL_TASK_HANDLE;
+    count_outcome(t, code);
+    if (code != 0 && code != ECANCELED && g != NULL) {
+        pl_group_record_error(g, code, t->ctx.message, !handle, pl_task_id(t));
+        if (!handle)
+            t->ctx.message = NULL; /* moved into the group */
+    }
+    t->code = code;
+    if (handle)
+        pl_event_set(&t->done); /* release: code, result, message */
+    /* acq_rel: release our work to the waiter; the last decrement acquires
+     * the others'. */
+    if (g != NULL && atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1)
+        pl_event_set(&g->done);
+    task_unref(t);
+}
+
+void pl_task_run(struct pl_worker *w, struct plait_task *t)
+{
+    int code;
+    /* relaxed: a task cancelled just after this check runs and sees the
+     * flag at its next checkpoint. */
+    if (atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) ||
+        (t->group != NULL &&
+         (atomic_load_explicit(&t->group->state, memory_order_relaxed) & PL_G_CANCELLED))) {
+        code = ECANCELED;
+    } else {
+        t->ctx.worker = w;
+        struct plait_ctx *saved = w->current;
+        w->current = &t->ctx;
+        code = t->fn(&t->ctx, t->arg);
+        w->current = saved;
+        pl_ctx_end(&t->ctx);
+    }
+    task_finish(t, code);
+}
+
+/* Shared by plait_spawn and plait_go. */
+static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
+                 struct plait_task **out)
+{
+    if (g == NULL || fn == NULL)
+        return EINVAL;
+    uint32_t state = atomic_load_explicit(&g->state, memory_order_acquire);
+    if (state & PL_G_CLOSED)
+        return EINVAL;
+    struct plait_pool *pool = g->pool;
+    struct pl_worker *w = pl_tls_worker;
+    bool local = w != NULL && w->pool == pool;
+    int err = 0;
+    if (!local && (err = pl_foreign_begin(pool)) != 0)
+        return err;
+    struct plait_task *t;
+    if (state & PL_G_CANCELLED) {
+        /* Spawning late (rule 6): no task for plait_go; for plait_spawn a
+         * task that is already over, cancelled, without running. */
+        if (!(flags & PL_TASK_HANDLE)) {
+            err = ECANCELED;
+            goto out;
+        }
+        t = pl_task_new(pool, NULL, fn, arg, flags, &err);
+        if (t == NULL)
+            goto out;
+        count_outcome(t, ECANCELED);
+        t->code = ECANCELED;
+        /* Only the handle refers to it: no scheduler reference. */
+        atomic_store_explicit(&t->refs, 1, memory_order_relaxed);
+        pl_event_set(&t->done);
+        *out = t;
+        goto out;
+    }
+    t = pl_task_new(pool, g, fn, arg, flags, &err);
+    if (t == NULL)
+        goto out;
+    /* relaxed: the increment reaches whoever decrements through the push
+     * (release) and pop/steal (acquire) of the task itself. */
+    if (atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed) == 0) {
+        /* The group was already over (its wait began and every task had
+         * finished): this is a spawn after the wait. */
+        atomic_fetch_sub_explicit(&g->pending, 1, memory_order_relaxed);
+        t->flags &= ~(uint32_t)PL_TASK_HANDLE;
+        record_free(t);
+        err = EINVAL;
+        goto out;
+    }
+    if (out != NULL)
+        *out = t;
+    err = pl_pool_push_task(pool, t);
+out:
+    if (!local)
+        pl_foreign_end(pool);
+    return err;
+}
+
+plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
+{
+    plait_task *t = NULL;
+    int err = spawn(group, fn, arg, PL_TASK_HANDLE, &t);
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    return t;
+}
+
+int plait_go(plait_group *group, plait_fn fn, void *arg)
+{
+    return spawn(group, fn, arg, 0, NULL);
+}
+
+struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, uint32_t flags,
+                             int *err)
+{
+    struct pl_worker *w = pl_tls_worker;
+    bool local = w != NULL && w->pool == pool;
+    if (!local && (*err = pl_foreign_begin(pool)) != 0)
+        return NULL;
+    struct plait_task *t = pl_task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE, err);
+    if (t != NULL)
+        *err = pl_pool_push_task(pool, t);
+    if (!local)
+        pl_foreign_end(pool);
+    return t;
+}
+
+plait_task *plait_submit(plait_pool *pool, plait_fn fn, void *arg)
+{
+    if (pool == NULL || fn == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int err = 0;
+    struct plait_task *t = pl_submit(pool, fn, arg, 0, &err);
+    if (t == NULL)
+        errno = err;
+    return t;
+}
+
+bool plait_task_done(const plait_task *t)
+{
+    return t != NULL && pl_event_done(&t->done);
+}
+
+int plait_task_cancel(plait_task *t)
+{
+    if (t == NULL)
+        return EINVAL;
+    if (!pl_event_done(&t->done))
+        pl_ctx_cancel(&t->ctx);
+    return 0;
+}
+
+int plait_task_wait(plait_task *t)
+{
+    if (t == NULL)
+        return EINVAL;
+    struct plait_ctx *cur = plait_current();
+    if (cur != NULL && cur->task == t)
+        return EDEADLK;
+    pl_wait_event(&t->done, t->ctx.pool, -1);
+    return t->code;
+}
+
+int plait_task_status(const plait_task *t)
+{
+    if (t == NULL)
+        return EINVAL;
+    return pl_event_done(&t->done) ? t->code : EAGAIN;
+}
+
+void *plait_task_result(const plait_task *t)
+{
+    return t != NULL && pl_event_done(&t->done) ? t->result : NULL;
+}
+
+const char *plait_task_message(const plait_task *t)
+{
+    return t != NULL && pl_event_done(&t->done) ? t->ctx.message : NULL;
+}
+
+uint64_t plait_task_id(const plait_task *t)
+{
+    return t != NULL ? pl_task_id((struct plait_task *)t) : 0;
+}
+
+void plait_task_release(plait_task *t)
+{
+    if (t != NULL)
+        task_unref(t);
+}
