@@ -2,9 +2,9 @@
  * inject — the pool's injection queue: the way in for work from threads
  * that are not workers of the pool (they cannot touch a worker's deque).
  *
- * Promise: multi-producer, multi-consumer, unbounded (a bounded
- * Concurrency Kit ck_ring takes the common case lock-free; when it is full
- * the rest goes to a mutex-guarded overflow list, in order behind it).
+ * Promise: multi-producer, multi-consumer, unbounded (a bounded ring
+ * takes the common case without locks; when it is full the rest goes to a
+ * mutex-guarded overflow list).
  * Every item put is taken exactly once. pl_inject_put never fails.
  * Items are linked through their first word when they overflow, so every
  * item must point to at least sizeof(void *) writable bytes that the queue
@@ -18,13 +18,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <ck_ring.h>
-
 #include "util.h"
 
+struct pl_inject_cell;
+
 struct pl_inject {
-    PL_CACHE_ALIGNED struct ck_ring ring;
-    struct ck_ring_buffer *slots;
+    PL_CACHE_ALIGNED _Atomic size_t enqueue_pos;
+    PL_CACHE_ALIGNED _Atomic size_t dequeue_pos;
+    PL_CACHE_ALIGNED struct pl_inject_cell *cells;
+    size_t mask;
     /* Items in the overflow list; read without the lock as a hint. */
     PL_CACHE_ALIGNED _Atomic size_t overflow_count;
     pthread_mutex_t overflow_lock;
