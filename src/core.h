@@ -155,7 +155,7 @@ struct plait_pool {
 };
 
 /* The calling thread's worker, or NULL. */
-extern _Thread_local struct pl_worker *pl_tls_worker;
+extern PL_TLS struct pl_worker *pl_tls_worker;
 
 /* ---- ctx.c ---- */
 
@@ -197,7 +197,15 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
 void pl_ctx_cancel(struct plait_ctx *c);
 /* Called when a context's body has returned: detaches (root) or hands to
  * the parent (join child) the groups created under it. */
-void pl_ctx_end(struct plait_ctx *c);
+void pl_ctx_end_slow(struct plait_ctx *c);
+static inline void pl_ctx_end(struct plait_ctx *c)
+{
+    /* relaxed: set by this context's own body, on this thread, or by a
+     * join child that this thread has since joined (the join's event
+     * handshake orders it). */
+    if (pl_unlikely(atomic_load_explicit(&c->has_children, memory_order_relaxed)))
+        pl_ctx_end_slow(c);
+}
 /* Wakes every plait_sleep so that it re-checks its cancellation. */
 void pl_cancel_announce(void);
 

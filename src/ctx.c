@@ -25,7 +25,7 @@ _Atomic uint32_t pl_cancel_epoch = 1;
 /* Threads inside plait_sleep; they sleep on pl_cancel_epoch. */
 static _Atomic uint32_t sleepers;
 
-_Thread_local struct pl_worker *pl_tls_worker;
+PL_TLS struct pl_worker *pl_tls_worker;
 
 bool pl_ctx_cancelled_slow(const struct plait_ctx *c, bool seq_cst)
 {
@@ -72,13 +72,8 @@ void pl_ctx_cancel(struct plait_ctx *c)
         pl_scope_cancel_under(pl_task_scope(root), c);
 }
 
-void pl_ctx_end(struct plait_ctx *c)
+void pl_ctx_end_slow(struct plait_ctx *c)
 {
-    /* relaxed: set by this context's own body, on this thread, or by a
-     * join child that this thread has since joined (the join's event
-     * handshake orders it). */
-    if (!atomic_load_explicit(&c->has_children, memory_order_relaxed))
-        return;
     struct pl_scope *s = pl_task_scope(c->task);
     pthread_mutex_lock(&s->lock);
     for (struct plait_group *g = s->children, *next; g != NULL; g = next) {

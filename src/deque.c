@@ -40,12 +40,6 @@
 
 #include "alloc.h"
 
-struct pl_deque_buf {
-    int64_t mask; /* capacity - 1; capacity is a power of two */
-    struct pl_deque_buf *next_retired;
-    _Atomic(void *) slot[];
-};
-
 static struct pl_deque_buf *buf_new(int64_t capacity)
 {
     struct pl_deque_buf *b = pl_malloc(sizeof *b + (size_t)capacity * sizeof b->slot[0]);
@@ -54,16 +48,6 @@ static struct pl_deque_buf *buf_new(int64_t capacity)
     b->mask = capacity - 1;
     b->next_retired = NULL;
     return b;
-}
-
-static inline void *buf_get(struct pl_deque_buf *b, int64_t i)
-{
-    return atomic_load_explicit(&b->slot[i & b->mask], memory_order_relaxed);
-}
-
-static inline void buf_put(struct pl_deque_buf *b, int64_t i, void *item)
-{
-    atomic_store_explicit(&b->slot[i & b->mask], item, memory_order_relaxed);
 }
 
 int pl_deque_init(struct pl_deque *d, size_t capacity)
@@ -95,69 +79,21 @@ void pl_deque_destroy(struct pl_deque *d)
  * into a buffer twice as large. The old buffer is unchanged and stays
  * allocated, so a thief still reading it gets the same item the new buffer
  * holds at that index. */
-static __attribute__((noinline)) struct pl_deque_buf *grow(struct pl_deque *d,
-                                                           struct pl_deque_buf *old, int64_t t,
-                                                           int64_t b)
+__attribute__((noinline)) struct pl_deque_buf *pl_deque_grow(struct pl_deque *d,
+                                                             struct pl_deque_buf *old, int64_t t,
+                                                             int64_t b)
 {
     struct pl_deque_buf *nb = buf_new((old->mask + 1) * 2);
     if (nb == NULL)
         return NULL;
     for (int64_t i = t; i < b; i++)
-        buf_put(nb, i, buf_get(old, i));
+        pl_deque_buf_put(nb, i, pl_deque_buf_get(old, i));
     /* release: a thief that loads the new buffer pointer (acquire) sees the
      * copied slots. */
     atomic_store_explicit(&d->buf, nb, memory_order_release);
     old->next_retired = d->retired;
     d->retired = old;
     return nb;
-}
-
-int pl_deque_push(struct pl_deque *d, void *item)
-{
-    /* relaxed: bottom is written only by this thread. */
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-    /* acquire: pairs with the thieves' CAS on top, so that slots they have
-     * taken are not overwritten before they read them. */
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    /* relaxed: buf is written only by this thread. */
-    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
-    if (pl_unlikely(b - t > a->mask)) {
-        a = grow(d, a, t, b);
-        if (a == NULL)
-            return ENOMEM;
-    }
-    buf_put(a, b, item);
-    /* release: publishes the slot to a thief that acquires bottom. */
-    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-    return 0;
-}
-
-void *pl_deque_pop(struct pl_deque *d)
-{
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
-    /* seq_cst store then seq_cst load: the folded fence (see the top of the
-     * file). Reserves slot b before looking at top. */
-    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
-    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
-    if (t > b) {
-        /* Empty: restore bottom. relaxed: only this thread writes bottom,
-         * and no thief can take anything from an empty range. */
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
-        return NULL;
-    }
-    void *item = buf_get(a, b);
-    if (t == b) {
-        /* The last item: race the thieves for it with a CAS on top.
-         * seq_cst: part of the same total order as the thieves' CAS. */
-        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
-                                                     memory_order_relaxed))
-            item = NULL;
-        /* relaxed: top now equals b + 1 either way, so the deque reads
-         * empty to thieves whatever bottom they see. */
-        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
-    }
-    return item;
 }
 
 enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
@@ -172,7 +108,7 @@ enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
     /* acquire: pairs with grow's release store, so a new buffer's copied
      * slots are visible (the paper's consume). */
     struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_acquire);
-    void *x = buf_get(a, t);
+    void *x = pl_deque_buf_get(a, t);
     /* seq_cst: claims index t against the owner's CAS and other thieves. */
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))

@@ -22,6 +22,8 @@
 
 #include "util.h"
 
+#include <errno.h>
+
 struct pl_deque_buf;
 
 struct pl_deque {
@@ -40,12 +42,80 @@ enum pl_steal_result { PL_STEAL_OK, PL_STEAL_EMPTY, PL_STEAL_LOST };
 int pl_deque_init(struct pl_deque *d, size_t capacity);
 void pl_deque_destroy(struct pl_deque *d);
 
+
+/* Out of line: growth is rare. */
+struct pl_deque_buf *pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t,
+                                   int64_t b);
+
+struct pl_deque_buf {
+    int64_t mask; /* capacity - 1; capacity is a power of two */
+    struct pl_deque_buf *next_retired;
+    _Atomic(void *) slot[];
+};
+
+static inline void *pl_deque_buf_get(struct pl_deque_buf *b, int64_t i)
+{
+    return atomic_load_explicit(&b->slot[i & b->mask], memory_order_relaxed);
+}
+
+static inline void pl_deque_buf_put(struct pl_deque_buf *b, int64_t i, void *item)
+{
+    atomic_store_explicit(&b->slot[i & b->mask], item, memory_order_relaxed);
+}
+
+/* The owner's operations are inline: they are the hot path of every
+ * spawn and join. Their orderings are argued in deque.c. */
+
 /* Owner only. 0, or ENOMEM when the deque is full and cannot grow (the
  * item is then not pushed). */
-int pl_deque_push(struct pl_deque *d, void *item);
+static inline int pl_deque_push(struct pl_deque *d, void *item)
+{
+    /* relaxed: bottom is written only by this thread. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* acquire: pairs with the thieves' CAS on top, so that slots they have
+     * taken are not overwritten before they read them. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* relaxed: buf is written only by this thread. */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (pl_unlikely(b - t > a->mask)) {
+        a = pl_deque_grow(d, a, t, b);
+        if (a == NULL)
+            return ENOMEM;
+    }
+    pl_deque_buf_put(a, b, item);
+    /* release: publishes the slot to a thief that acquires bottom. */
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 0;
+}
 
 /* Owner only. The newest item, or NULL when empty. */
-void *pl_deque_pop(struct pl_deque *d);
+static inline void *pl_deque_pop(struct pl_deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    /* seq_cst store then seq_cst load: the folded fence (see the top of the
+     * file). Reserves slot b before looking at top. */
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    if (t > b) {
+        /* Empty: restore bottom. relaxed: only this thread writes bottom,
+         * and no thief can take anything from an empty range. */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    void *item = pl_deque_buf_get(a, b);
+    if (t == b) {
+        /* The last item: race the thieves for it with a CAS on top.
+         * seq_cst: part of the same total order as the thieves' CAS. */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            item = NULL;
+        /* relaxed: top now equals b + 1 either way, so the deque reads
+         * empty to thieves whatever bottom they see. */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return item;
+}
 
 /* Any thread. PL_STEAL_OK with *item set to the oldest item; PL_STEAL_EMPTY;
  * or PL_STEAL_LOST when another thread took the item first (retry later). */

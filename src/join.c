@@ -29,7 +29,7 @@ static inline bool failed(int code)
     return code != 0 && code != ECANCELED;
 }
 
-static int run_a(struct pl_worker *w, struct pl_join_frame *f)
+static inline int run_a(struct pl_worker *w, struct pl_join_frame *f)
 {
     if (pl_ctx_cancelled(&f->ctx))
         return ECANCELED;
@@ -71,9 +71,8 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL || ctx->worker != w || w->current != ctx)
         return EINVAL; /* not the running task's own context */
-    if (pl_ctx_cancelled(ctx))
-        return ECANCELED;
-
+    /* No cancellation check here: a cancelled task's children see it at
+     * their first checkpoint, and the result below reports it. */
     struct pl_join_frame f;
     f.job.kind = PL_JOB_JOIN;
     f.fn = a;
@@ -87,8 +86,8 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     atomic_init(&f.thief, -1);
 
     bool pushed = pl_deque_push(&w->deque, &f.job) == 0;
-    if (pushed)
-        pl_lot_notify(&w->pool->lot, false);
+    if (pl_likely(pushed))
+        pl_lot_notify_local(&w->pool->lot);
 
     w->current = &cb;
     int rb = b(&cb, arg_b);
@@ -132,7 +131,9 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     } else {
         r = 0;
     }
-    pl_free(f.ctx.message);
-    pl_free(cb.message);
+    if (pl_unlikely(f.ctx.message != NULL))
+        pl_free(f.ctx.message);
+    if (pl_unlikely(cb.message != NULL))
+        pl_free(cb.message);
     return r;
 }

@@ -67,6 +67,15 @@ void pl_parker_wake(struct pl_parker *p);
  * handshake with an RMW; not fenced: a cheap relaxed check, enough when the
  * caller's own thread will also get to the work (its own deque). */
 void pl_lot_notify(struct pl_lot *lot, bool fenced);
+/* The unfenced notify's test, inline for the spawn and join paths. */
+static inline void pl_lot_notify_local(struct pl_lot *lot)
+{
+    /* relaxed: a hint; the caller's own thread will reach the work. */
+    uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
+    if (pl_unlikely(PL_LOT_SLEEPERS(s) != 0 && PL_LOT_SEARCHING(s) == 0))
+        pl_lot_notify(lot, false);
+}
+
 /* Wake every sleeper (pool shutdown). */
 void pl_lot_notify_all(struct pl_lot *lot);
 

@@ -52,7 +52,7 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
     if (w != NULL && w->pool == pool && pl_deque_push(&w->deque, &t->job) == 0) {
         /* Our own deque: we will get to it ourselves, so the cheap check
          * is enough (park.h). */
-        pl_lot_notify(&pool->lot, false);
+        pl_lot_notify_local(&pool->lot);
         return 0;
     }
     /* From outside (or our deque could not grow): the injection queue,
