@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "cache.h"
 #include "util.h"
 
 static _Atomic uint64_t fault_at;   /* 0: off; else fail when count reaches it */
@@ -89,4 +90,11 @@ int pl_fault_thread_next(void)
         return EAGAIN;
     }
     return 0;
+}
+
+void pl_cache_drain(struct pl_cache *c)
+{
+    void *p;
+    while ((p = pl_cache_get(c)) != NULL)
+        pl_free(p);
 }

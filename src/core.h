@@ -22,10 +22,12 @@
 
 #include "plait.h"
 
+#include "cache.h"
 #include "deque.h"
 #include "event.h"
 #include "inject.h"
 #include "park.h"
+#include "spin.h"
 #include "util.h"
 
 struct pl_worker;
@@ -46,8 +48,11 @@ struct plait_ctx {
     /* The cancel epoch at which this context was last seen not cancelled
      * (see pl_ctx_cancelled_fast). */
     _Atomic uint32_t epoch_ok;
-    /* Set when a group was created under this context or one of its join
-     * children: its end must then detach them (relaxed; the owner reads). */
+    /* Live groups registered with this context as creator (changed under
+     * the scope lock; read outside it as a hint by the context's end). */
+    _Atomic uint32_t nchildren;
+    /* Root contexts: some group was ever registered under this task, so a
+     * cancellation must walk the scope. */
     _Atomic bool has_children;
     char *message; /* from plait_fail */
 };
@@ -71,31 +76,35 @@ struct plait_task {
     int code;       /* written before done is set */
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
-    struct plait_task *next_free;
 };
 
 /* Where groups created inside tasks are registered, so that cancelling a
  * task or a group reaches them. One per group (for its tasks) and one per
  * pool (for lone tasks). */
 struct pl_scope {
-    pthread_mutex_t lock;
+    struct pl_spin lock;
     struct plait_group *children; /* doubly linked through sibling_* */
 };
+
+#define PL_NO_RESULT (-1) /* not a code a wait returns */
+#define PL_PENDING_WAITING ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 /* Group state bits. */
 enum {
     PL_G_CANCELLED = 1u << 0,
     PL_G_TIMEDOUT = 1u << 1,   /* its own deadline fired */
-    PL_G_WAIT_BEGAN = 1u << 2, /* the wait bias was dropped */
     PL_G_CLOSED = 1u << 3,     /* a wait returned: no more spawns */
     PL_G_FAILED = 1u << 4,     /* some task failed */
 };
 
 struct plait_group {
     /* Unfinished tasks, plus one until the first wait begins (the wait
-     * bias), so that it reaches zero exactly once, when all is done. */
+     * bias). The first wait removes the bias and sets PL_PENDING_WAITING in
+     * one step, so the count reaches PL_PENDING_WAITING (no task, wait
+     * begun) exactly once, when all is done. */
     PL_CACHE_ALIGNED _Atomic size_t pending;
-    PL_CACHE_ALIGNED _Atomic uint32_t state;
+    _Atomic uint32_t state;
+    _Atomic int wait_result; /* PL_NO_RESULT until the first wait closes the group */
     unsigned flags; /* PLAIT_GROUP_* */
     struct plait_pool *pool;
     struct pl_event done;
@@ -104,7 +113,6 @@ struct plait_group {
     size_t nerrors, errors_cap;
     size_t errors_dropped; /* could not be stored (out of memory) */
     int first_error;
-    int wait_result;
     /* Registration in the creator's scope (that scope's lock). */
     struct pl_scope *parent_scope;
     struct plait_ctx *creator;
@@ -125,8 +133,7 @@ struct pl_worker {
     uint64_t rng;
     unsigned tick;
     unsigned last_thief; /* leapfrogging hint */
-    struct plait_task *free_tasks;
-    unsigned nfree;
+    struct pl_cache task_cache, group_cache;
     /* Counters: written by this worker only (relaxed load + store, no
      * RMW), read by plait_pool_stats. */
     PL_CACHE_ALIGNED _Atomic uint64_t n_succeeded, n_failed, n_cancelled;
@@ -190,6 +197,7 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok,
                 atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
+    atomic_init(&c->nchildren, 0);
     atomic_init(&c->has_children, false);
     c->message = NULL;
 }
@@ -200,10 +208,10 @@ void pl_ctx_cancel(struct plait_ctx *c);
 void pl_ctx_end_slow(struct plait_ctx *c);
 static inline void pl_ctx_end(struct plait_ctx *c)
 {
-    /* relaxed: set by this context's own body, on this thread, or by a
-     * join child that this thread has since joined (the join's event
-     * handshake orders it). */
-    if (pl_unlikely(atomic_load_explicit(&c->has_children, memory_order_relaxed)))
+    /* relaxed: registrations under c happened on this thread, or in a join
+     * child this thread has since joined (ordered by the join's event); a
+     * stale non-zero only costs the slow path. */
+    if (pl_unlikely(atomic_load_explicit(&c->nchildren, memory_order_relaxed) != 0))
         pl_ctx_end_slow(c);
 }
 /* Wakes every plait_sleep so that it re-checks its cancellation. */
@@ -223,7 +231,6 @@ void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx);
 /* ---- task.c ---- */
 uint64_t pl_task_id(struct plait_task *t);
 void pl_task_run(struct pl_worker *w, struct plait_task *t);
-void pl_task_free_cache(struct pl_worker *w);
 struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
                                void *arg, uint32_t flags, int *err);
 /* A lone task (no group), from any thread; NULL with *err set. */
@@ -254,6 +261,15 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
 int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadline);
 void pl_timer_remove(struct plait_pool *pool, struct plait_group *g);
 void pl_timer_stop(struct plait_pool *pool);
+
+/* Creator counts change only under the scope lock: no RMW needed. */
+static inline void pl_count_locked(_Atomic uint32_t *c, int delta)
+{
+    /* relaxed: the scope lock orders the writers; readers outside it
+     * (pl_ctx_end) only take a hint. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint32_t)delta,
+                          memory_order_relaxed);
+}
 
 /* Counter bumps for single-writer counters. */
 static inline void pl_count(_Atomic uint64_t *c)

@@ -48,6 +48,7 @@ void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t, struct plait_po
     c->worker = NULL;
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok, 0);
+    atomic_init(&c->nchildren, 0);
     atomic_init(&c->has_children, false);
     c->message = NULL;
 }
@@ -75,7 +76,7 @@ void pl_ctx_cancel(struct plait_ctx *c)
 void pl_ctx_end_slow(struct plait_ctx *c)
 {
     struct pl_scope *s = pl_task_scope(c->task);
-    pthread_mutex_lock(&s->lock);
+    pl_spin_lock(&s->lock);
     for (struct plait_group *g = s->children, *next; g != NULL; g = next) {
         next = g->sibling_next;
         if (g->creator != c)
@@ -83,7 +84,7 @@ void pl_ctx_end_slow(struct plait_ctx *c)
         if (c->parent != NULL) {
             /* A join child's groups now belong to the enclosing context. */
             g->creator = c->parent;
-            atomic_store_explicit(&c->parent->has_children, true, memory_order_relaxed);
+            pl_count_locked(&c->parent->nchildren, 1);
         } else {
             /* The task is over: the group no longer follows its fate. */
             if (g->sibling_prev != NULL)
@@ -97,7 +98,8 @@ void pl_ctx_end_slow(struct plait_ctx *c)
             g->creator = NULL;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    atomic_store_explicit(&c->nchildren, 0, memory_order_relaxed);
+    pl_spin_unlock(&s->lock);
 }
 
 bool plait_cancelled(const plait_ctx *ctx)

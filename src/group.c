@@ -22,15 +22,17 @@
 #include "alloc.h"
 #include "core.h"
 
+#define PL_GROUP_CACHE_MAX 1024
+
 void pl_scope_init(struct pl_scope *s)
 {
-    pthread_mutex_init(&s->lock, NULL);
+    pl_spin_init(&s->lock);
     s->children = NULL;
 }
 
 void pl_scope_destroy(struct pl_scope *s)
 {
-    pthread_mutex_destroy(&s->lock);
+    (void)s;
 }
 
 struct pl_scope *pl_task_scope(struct plait_task *t)
@@ -48,11 +50,11 @@ static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
 
 void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx)
 {
-    pthread_mutex_lock(&s->lock);
+    pl_spin_lock(&s->lock);
     for (struct plait_group *g = s->children; g != NULL; g = g->sibling_next)
         if (ctx == NULL || ctx_under(g->creator, ctx))
             pl_group_cancel(g, 0);
-    pthread_mutex_unlock(&s->lock);
+    pl_spin_unlock(&s->lock);
 }
 
 void pl_group_cancel(struct plait_group *g, uint32_t why)
@@ -76,7 +78,7 @@ void pl_group_record_error(struct plait_group *g, int code, char *message, bool 
         if (msg != NULL)
             memcpy(msg, message, n);
     }
-    pthread_mutex_lock(&g->scope.lock);
+    pl_spin_lock(&g->scope.lock);
     if (g->nerrors == g->errors_cap) {
         size_t cap = g->errors_cap ? g->errors_cap * 2 : 4;
         plait_error *e = pl_realloc(g->errors, cap * sizeof *e);
@@ -94,7 +96,7 @@ void pl_group_record_error(struct plait_group *g, int code, char *message, bool 
     }
     if (g->first_error == 0)
         g->first_error = code;
-    pthread_mutex_unlock(&g->scope.lock);
+    pl_spin_unlock(&g->scope.lock);
     /* relaxed: FAILED is read under the lock by the wait. */
     atomic_fetch_or_explicit(&g->state, PL_G_FAILED, memory_order_relaxed);
     if (!(g->flags & PLAIT_GROUP_COLLECT_ALL))
@@ -109,51 +111,65 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     bool foreign = w == NULL || w->pool != pool;
     if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire))
         return ESHUTDOWN;
-    struct plait_group *g = pl_malloc_aligned(sizeof *g);
-    if (g == NULL)
+    struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
+    if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL)
         return ENOMEM;
-    memset(g, 0, sizeof *g);
-    atomic_init(&g->pending, 1);
+    /* Field by field: a memset of the record costs more (rep stos). */
+    atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
+    atomic_init(&g->wait_result, PL_NO_RESULT);
     g->flags = flags;
     g->pool = pool;
     pl_event_init(&g->done);
     pl_scope_init(&g->scope);
+    g->errors = NULL;
+    g->nerrors = g->errors_cap = g->errors_dropped = 0;
+    g->first_error = 0;
+    g->parent_scope = NULL;
+    g->creator = NULL;
+    g->sibling_prev = g->sibling_next = NULL;
+    g->deadline = 0;
     g->heap_index = SIZE_MAX;
+    atomic_init(&g->had_deadline, false);
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL) {
         struct pl_scope *s = pl_task_scope(cur->task);
-        pthread_mutex_lock(&s->lock);
+        pl_spin_lock(&s->lock);
         g->parent_scope = s;
         g->creator = cur;
         g->sibling_next = s->children;
         if (s->children != NULL)
             s->children->sibling_prev = g;
         s->children = g;
-        /* relaxed: read by this context's end on this thread, and by
-         * cancellers after they take the scope lock, which orders them. */
-        atomic_store_explicit(&cur->has_children, true, memory_order_relaxed);
-        atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_release);
+        pl_count_locked(&cur->nchildren, 1);
+        /* release: a canceller that reads it (acquire) then takes the
+         * scope lock and finds this group. */
+        if (!atomic_load_explicit(&cur->task->ctx.has_children, memory_order_relaxed))
+            atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_release);
         /* Under the lock: a cancellation that set its flag before we got
          * here walked the scope before we joined it. */
         if (pl_ctx_cancelled_slow(cur, false))
             atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
-        pthread_mutex_unlock(&s->lock);
+        pl_spin_unlock(&s->lock);
     }
     *out = g;
     return 0;
 }
 
-/* Drops the wait bias once; the one who brings pending to zero sets done. */
+/* Drops the wait bias once; the one who brings the count to "no task,
+ * wait begun" sets done. */
 static void begin_wait(struct plait_group *g)
 {
-    /* acq_rel: only the first waiter drops the bias. */
-    if (atomic_fetch_or_explicit(&g->state, PL_G_WAIT_BEGAN, memory_order_acq_rel) &
-        PL_G_WAIT_BEGAN)
-        return;
-    /* acq_rel: the last decrement acquires every task's release. */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1)
+    size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
+    do {
+        if (p & PL_PENDING_WAITING)
+            return; /* another waiter dropped it */
+        /* acq_rel: when this makes the count final, it acquires every
+         * task's release (they decremented before us). */
+    } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p - 1 + PL_PENDING_WAITING,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    if (p == 1)
         pl_event_set(&g->done);
 }
 
@@ -169,24 +185,23 @@ int plait_group_wait(plait_group *g)
     begin_wait(g);
     pl_wait_event(&g->done, g->pool, -1);
 
-    int r;
-    pthread_mutex_lock(&g->scope.lock);
-    uint32_t s = atomic_load_explicit(&g->state, memory_order_relaxed);
-    if (!(s & PL_G_CLOSED)) {
-        if (g->first_error != 0)
-            r = g->first_error;
-        else if (s & PL_G_TIMEDOUT)
-            r = ETIMEDOUT;
-        else if (s & PL_G_CANCELLED)
-            r = ECANCELED;
-        else
-            r = 0;
-        g->wait_result = r;
-        /* release: plait_group_errors reads the array after seeing CLOSED. */
-        atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_release);
+    /* Every error was recorded before its task's pending decrement, so the
+     * done event (acquired above) makes first_error final. The first
+     * waiter to close the group fixes the result; any others read it. */
+    uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
+    int r = g->first_error != 0     ? g->first_error
+            : (s & PL_G_TIMEDOUT)   ? ETIMEDOUT
+            : (s & PL_G_CANCELLED) ? ECANCELED
+                                    : 0;
+    /* acq_rel: plait_group_errors acquires CLOSED to read the array. */
+    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_acq_rel) & PL_G_CLOSED)) {
+        /* release: publishes the result to the other waiters. */
+        atomic_store_explicit(&g->wait_result, r, memory_order_release);
+    } else {
+        /* acquire: pairs with the closer's release store. */
+        while ((r = atomic_load_explicit(&g->wait_result, memory_order_acquire)) == PL_NO_RESULT)
+            pl_cpu_relax();
     }
-    r = g->wait_result;
-    pthread_mutex_unlock(&g->scope.lock);
     pl_timer_remove(g->pool, g);
     return r;
 }
@@ -214,14 +229,9 @@ size_t plait_group_pending(const plait_group *g)
 {
     if (g == NULL)
         return 0;
-    /* A snapshot: the bias is still in the count until the first wait
-     * removes it (state is read first, so a racing wait can only make this
-     * report one less, never more, for an instant). */
-    uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
+    /* A snapshot; until the first wait, the count holds the bias. */
     size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
-    if (!(s & PL_G_WAIT_BEGAN) && p > 0)
-        p--;
-    return p;
+    return (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
 }
 
 size_t plait_group_errors(const plait_group *g, const plait_error **errors)
@@ -248,8 +258,9 @@ void plait_group_destroy(plait_group *g)
     pl_timer_remove(g->pool, g);
     struct pl_scope *ps = g->parent_scope;
     if (ps != NULL) {
-        pthread_mutex_lock(&ps->lock);
+        pl_spin_lock(&ps->lock);
         if (g->parent_scope != NULL) {
+            pl_count_locked(&g->creator->nchildren, -1);
             if (g->sibling_prev != NULL)
                 g->sibling_prev->sibling_next = g->sibling_next;
             else
@@ -257,11 +268,13 @@ void plait_group_destroy(plait_group *g)
             if (g->sibling_next != NULL)
                 g->sibling_next->sibling_prev = g->sibling_prev;
         }
-        pthread_mutex_unlock(&ps->lock);
+        pl_spin_unlock(&ps->lock);
     }
     for (size_t i = 0; i < g->nerrors; i++)
         pl_free((char *)g->errors[i].message);
     pl_free(g->errors);
     pl_scope_destroy(&g->scope);
-    pl_free(g);
+    struct pl_worker *w = pl_tls_worker;
+    if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+        pl_free(g);
 }

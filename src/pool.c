@@ -89,7 +89,8 @@ static int parse_threads(unsigned *out)
 static void pool_free(struct plait_pool *pool)
 {
     for (unsigned i = 0; i < pool->nworkers; i++) {
-        pl_task_free_cache(&pool->workers[i]);
+        pl_cache_drain(&pool->workers[i].task_cache);
+        pl_cache_drain(&pool->workers[i].group_cache);
         pl_deque_destroy(&pool->workers[i].deque);
     }
     pl_free(pool->workers);

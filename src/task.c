@@ -33,36 +33,17 @@ uint64_t pl_task_id(struct plait_task *t)
 static struct plait_task *record_alloc(void)
 {
     struct pl_worker *w = pl_tls_worker;
-    if (w != NULL && w->free_tasks != NULL) {
-        struct plait_task *t = w->free_tasks;
-        w->free_tasks = t->next_free;
-        w->nfree--;
-        return t;
-    }
-    return pl_malloc_aligned(sizeof(struct plait_task));
+    struct plait_task *t = w != NULL ? pl_cache_get(&w->task_cache) : NULL;
+    return t != NULL ? t : pl_malloc_aligned(sizeof(struct plait_task));
 }
 
 static void record_free(struct plait_task *t)
 {
-    pl_free(t->ctx.message);
+    if (pl_unlikely(t->ctx.message != NULL))
+        pl_free(t->ctx.message);
     struct pl_worker *w = pl_tls_worker;
-    if (w != NULL && w->nfree < PL_TASK_CACHE_MAX) {
-        t->next_free = w->free_tasks;
-        w->free_tasks = t;
-        w->nfree++;
-        return;
-    }
-    pl_free(t);
-}
-
-void pl_task_free_cache(struct pl_worker *w)
-{
-    while (w->free_tasks != NULL) {
-        struct plait_task *t = w->free_tasks;
-        w->free_tasks = t->next_free;
+    if (w == NULL || !pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
         pl_free(t);
-    }
-    w->nfree = 0;
 }
 
 static void task_unref(struct plait_task *t)
@@ -132,7 +113,8 @@ static void task_finish(struct plait_task *t, int code)
         pl_event_set(&t->done); /* release: code, result, message */
     /* acq_rel: release our work to the waiter; the last decrement acquires
      * the others'. */
-    if (g != NULL && atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1)
+    if (g != NULL &&
+        atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
         pl_event_set(&g->done);
     task_unref(t);
 }
@@ -196,7 +178,7 @@ static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
         goto out;
     /* relaxed: the increment reaches whoever decrements through the push
      * (release) and pop/steal (acquire) of the task itself. */
-    if (atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed) == 0) {
+    if (atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed) == PL_PENDING_WAITING) {
         /* The group was already over (its wait began and every task had
          * finished): this is a spawn after the wait. */
         atomic_fetch_sub_explicit(&g->pending, 1, memory_order_relaxed);
