@@ -156,6 +156,9 @@ struct plait_pool {
     _Atomic uint32_t idle; /* workers asleep in the scheduler loop (futex word) */
     /* Counters for work that finishes off the workers, or comes from outside. */
     PL_CACHE_ALIGNED _Atomic uint64_t n_injected, x_succeeded, x_failed, x_cancelled;
+    /* Task records that workers had no room for, for foreign threads to
+     * take back (see task.c). */
+    PL_CACHE_ALIGNED _Atomic(void *) returned;
     struct pl_timer *timer;
     pthread_mutex_t timer_once;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
@@ -231,6 +234,8 @@ void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx);
 /* ---- task.c ---- */
 uint64_t pl_task_id(struct plait_task *t);
 void pl_task_run(struct pl_worker *w, struct plait_task *t);
+/* Frees the records in the pool's return stack (pool destroy). */
+void pl_task_drain_returned(struct plait_pool *pool);
 struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
                                void *arg, uint32_t flags, int *err);
 /* A lone task (no group), from any thread; NULL with *err set. */

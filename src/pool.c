@@ -94,6 +94,7 @@ static void pool_free(struct plait_pool *pool)
         pl_deque_destroy(&pool->workers[i].deque);
     }
     pl_free(pool->workers);
+    pl_task_drain_returned(pool);
     pl_inject_destroy(&pool->inject);
     pl_lot_destroy(&pool->lot);
     pl_scope_destroy(&pool->lone_scope);

@@ -7,6 +7,7 @@
  * no reference count traffic, no completion event.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -30,11 +31,84 @@ uint64_t pl_task_id(struct plait_task *t)
     return id; /* another thread named it first */
 }
 
-static struct plait_task *record_alloc(void)
+/*
+ * Records flow from producers to the workers that finish them. A foreign
+ * producer (a thread outside the pool) would otherwise malloc every record
+ * that a worker then frees, and glibc serialises such cross-thread frees on
+ * the arena lock (seen as futex traffic in the profile). So a worker whose
+ * cache is full pushes the record on the pool's return stack, and a foreign
+ * thread takes the whole stack at once into its own cache. Push with a CAS
+ * and take-all with an exchange: no ABA is possible, because nothing is
+ * ever popped singly from the shared stack.
+ */
+static PL_TLS struct pl_cache foreign_cache;
+static pthread_key_t foreign_cache_key;
+static pthread_once_t foreign_cache_once = PTHREAD_ONCE_INIT;
+
+static void foreign_cache_free(void *unused)
+{
+    (void)unused;
+    pl_cache_drain(&foreign_cache);
+}
+
+static void foreign_cache_key_init(void)
+{
+    pthread_key_create(&foreign_cache_key, foreign_cache_free);
+}
+
+static void returned_push(struct plait_pool *pool, struct plait_task *t)
+{
+    /* relaxed: a starting guess for the CAS. */
+    void *head = atomic_load_explicit(&pool->returned, memory_order_relaxed);
+    do
+        *(void **)t = head;
+    /* release: the link (and the record's last writes) are seen by the
+     * thread that takes the stack (acquire). */
+    while (!atomic_compare_exchange_weak_explicit(&pool->returned, &head, t, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+void pl_task_drain_returned(struct plait_pool *pool)
+{
+    void *p = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
+    while (p != NULL) {
+        void *next = *(void **)p;
+        pl_free(p);
+        p = next;
+    }
+}
+
+static struct plait_task *record_alloc(struct plait_pool *pool)
 {
     struct pl_worker *w = pl_tls_worker;
-    struct plait_task *t = w != NULL ? pl_cache_get(&w->task_cache) : NULL;
-    return t != NULL ? t : pl_malloc_aligned(sizeof(struct plait_task));
+    struct plait_task *t;
+    if (w != NULL) {
+        if ((t = pl_cache_get(&w->task_cache)) != NULL)
+            return t;
+    } else {
+        if ((t = pl_cache_get(&foreign_cache)) != NULL)
+            return t;
+        /* relaxed load first: skip the exchange when there is nothing. */
+        if (atomic_load_explicit(&pool->returned, memory_order_relaxed) != NULL) {
+            /* acquire: pairs with the workers' release pushes. */
+            void *list = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
+            if (list != NULL) {
+                if (foreign_cache.head == NULL) {
+                    pthread_once(&foreign_cache_once, foreign_cache_key_init);
+                    pthread_setspecific(foreign_cache_key, &foreign_cache);
+                }
+                while (list != NULL) {
+                    void *next = *(void **)list;
+                    if (!pl_cache_put(&foreign_cache, list, UINT32_MAX))
+                        pl_free(list);
+                    list = next;
+                }
+                if ((t = pl_cache_get(&foreign_cache)) != NULL)
+                    return t;
+            }
+        }
+    }
+    return pl_malloc_aligned(sizeof(struct plait_task));
 }
 
 static void record_free(struct plait_task *t)
@@ -42,8 +116,12 @@ static void record_free(struct plait_task *t)
     if (pl_unlikely(t->ctx.message != NULL))
         pl_free(t->ctx.message);
     struct pl_worker *w = pl_tls_worker;
-    if (w == NULL || !pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
+    if (w != NULL) {
+        if (!pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
+            returned_push(w->pool, t);
+    } else if (!pl_cache_put(&foreign_cache, t, PL_TASK_CACHE_MAX)) {
         pl_free(t);
+    }
 }
 
 static void task_unref(struct plait_task *t)
@@ -60,7 +138,7 @@ static void task_unref(struct plait_task *t)
 struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
                                void *arg, uint32_t flags, int *err)
 {
-    struct plait_task *t = record_alloc();
+    struct plait_task *t = record_alloc(pool);
     if (t == NULL) {
         *err = ENOMEM;
         return NULL;
