@@ -43,7 +43,6 @@ struct plait_ctx {
     struct plait_ctx *parent;  /* join children: the enclosing context */
     struct plait_task *task;   /* the task this context runs for */
     struct plait_pool *pool;
-    struct pl_worker *worker;  /* the worker running the body */
     _Atomic uint32_t cancelled;
     /* The cancel epoch at which this context was last seen not cancelled
      * (see pl_ctx_cancelled_fast). */
@@ -196,7 +195,6 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
     c->parent = parent;
     c->task = parent->task;
     c->pool = parent->pool;
-    c->worker = parent->worker;
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok,
                 atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));

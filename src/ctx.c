@@ -45,7 +45,6 @@ void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t, struct plait_po
     c->parent = NULL;
     c->task = t;
     c->pool = pool;
-    c->worker = NULL;
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok, 0);
     atomic_init(&c->nchildren, 0);

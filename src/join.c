@@ -20,7 +20,7 @@ struct pl_join_frame {
     struct plait_ctx ctx;      /* a's context */
     struct plait_ctx *sibling; /* b's context: cancelled if a fails */
     struct pl_event done;      /* set only when a ran through pl_run_job */
-    int code;
+    int code;                  /* a's, when it ran through pl_run_job */
     _Atomic int thief;
 };
 
@@ -33,7 +33,6 @@ static inline int run_a(struct pl_worker *w, struct pl_join_frame *f)
 {
     if (pl_ctx_cancelled(&f->ctx))
         return ECANCELED;
-    f->ctx.worker = w;
     struct plait_ctx *saved = w->current;
     w->current = &f->ctx;
     int r = f->fn(&f->ctx, f->arg);
@@ -64,13 +63,56 @@ static void take_message(struct plait_ctx *to, struct plait_ctx *from)
     from->message = NULL;
 }
 
+/* The rare ways back from a join: a was stolen, or the deque could not
+ * hold it. Returns a's code. */
+static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_join_frame *f,
+                                               bool pushed)
+{
+    if (!pushed)
+        return run_a(w, f); /* the deque could not grow: run sequentially */
+    for (;;) {
+        struct pl_job *j = pl_deque_pop(&w->deque);
+        if (j == &f->job)
+            return run_a(w, f);
+        if (j == NULL) {
+            /* Stolen (or run by a wait nested in b): wait for it, stealing
+             * from the thief first (leapfrogging). */
+            pl_wait_event(&f->done, w->pool,
+                          atomic_load_explicit(&f->thief, memory_order_relaxed));
+            return f->code;
+        }
+        /* Work b's subtree left above our frame (spawned into a group it
+         * did not wait for): run it, then look again. */
+        pl_run_job(w, j);
+    }
+}
+
+/* The result when something failed, was cancelled or left a message. */
+static __attribute__((noinline)) int join_result(struct plait_ctx *ctx, struct pl_join_frame *f,
+                                                 struct plait_ctx *cb, int ra, int rb)
+{
+    int r;
+    if (failed(ra)) {
+        r = ra;
+        take_message(ctx, &f->ctx);
+    } else if (failed(rb)) {
+        r = rb;
+        take_message(ctx, cb);
+    } else if (ra == ECANCELED || rb == ECANCELED || pl_ctx_cancelled(ctx)) {
+        r = ECANCELED;
+    } else {
+        r = 0;
+    }
+    pl_free(f->ctx.message);
+    pl_free(cb->message);
+    return r;
+}
+
 int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
 {
-    if (ctx == NULL || a == NULL || b == NULL)
-        return EINVAL;
     struct pl_worker *w = pl_tls_worker;
-    if (w == NULL || ctx->worker != w || w->current != ctx)
-        return EINVAL; /* not the running task's own context */
+    if (pl_unlikely(ctx == NULL || a == NULL || b == NULL || w == NULL || w->current != ctx))
+        return EINVAL; /* from a foreign thread, or not the running task's own context */
     /* No cancellation check here: a cancelled task's children see it at
      * their first checkpoint, and the result below reports it. */
     struct pl_join_frame f;
@@ -82,7 +124,6 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     pl_ctx_init_child(&cb, ctx);
     f.sibling = &cb;
     pl_event_init(&f.done);
-    f.code = 0;
     atomic_init(&f.thief, -1);
 
     bool pushed = pl_deque_push(&w->deque, &f.job) == 0;
@@ -93,47 +134,18 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     int rb = b(&cb, arg_b);
     w->current = ctx;
     pl_ctx_end(&cb);
-    if (failed(rb))
+    if (pl_unlikely(failed(rb)))
         pl_ctx_cancel(&f.ctx);
 
     int ra;
-    if (!pushed) {
-        ra = run_a(w, &f); /* the deque could not grow: run sequentially */
-    } else {
-        for (;;) {
-            struct pl_job *j = pl_deque_pop(&w->deque);
-            if (j == &f.job) {
-                ra = run_a(w, &f);
-                break;
-            }
-            if (j == NULL) {
-                /* Stolen (or run by a wait nested in b): wait for it. */
-                pl_wait_event(&f.done, w->pool,
-                              atomic_load_explicit(&f.thief, memory_order_relaxed));
-                ra = f.code;
-                break;
-            }
-            /* Work b's subtree left above our frame (spawned into a group
-             * it did not wait for): run it, then look again. */
-            pl_run_job(w, j);
-        }
-    }
+    if (pl_likely(pushed) && pl_likely(pl_deque_pop(&w->deque) == &f.job))
+        ra = run_a(w, &f);
+    else
+        ra = join_slow(w, &f, pushed);
 
-    int r;
-    if (failed(ra)) {
-        r = ra;
-        take_message(ctx, &f.ctx);
-    } else if (failed(rb)) {
-        r = rb;
-        take_message(ctx, &cb);
-    } else if (ra == ECANCELED || rb == ECANCELED || pl_ctx_cancelled(ctx)) {
-        r = ECANCELED;
-    } else {
-        r = 0;
-    }
-    if (pl_unlikely(f.ctx.message != NULL))
-        pl_free(f.ctx.message);
-    if (pl_unlikely(cb.message != NULL))
-        pl_free(cb.message);
-    return r;
+    if (pl_likely((ra | rb) == 0) &&
+        pl_likely(((uintptr_t)f.ctx.message | (uintptr_t)cb.message) == 0) &&
+        !pl_ctx_cancelled(ctx))
+        return 0;
+    return join_result(ctx, &f, &cb, ra, rb);
 }

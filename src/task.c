@@ -207,7 +207,6 @@ void pl_task_run(struct pl_worker *w, struct plait_task *t)
          (atomic_load_explicit(&t->group->state, memory_order_relaxed) & PL_G_CANCELLED))) {
         code = ECANCELED;
     } else {
-        t->ctx.worker = w;
         struct plait_ctx *saved = w->current;
         w->current = &t->ctx;
         code = t->fn(&t->ctx, t->arg);
