@@ -1,0 +1,37 @@
+# Fails if libplait.so exports a symbol outside the plait_ namespace.
+# Usage: cmake -DLIB=path/to/libplait.so -P check-exports.cmake
+if(NOT LIB OR NOT EXISTS "${LIB}")
+    message(FATAL_ERROR "check-exports: library '${LIB}' not found")
+endif()
+find_program(NM nm REQUIRED)
+execute_process(COMMAND ${NM} -D --defined-only "${LIB}"
+                OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "check-exports: nm failed on ${LIB}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(bad "")
+set(good 0)
+foreach(line IN LISTS lines)
+    # "<address> <type> <name>[@version]"
+    if(NOT line MATCHES "^[0-9a-fA-F]* *[A-Za-z] ([^ @]+)")
+        continue()
+    endif()
+    set(sym "${CMAKE_MATCH_1}")
+    if(sym MATCHES "^plait_")
+        math(EXPR good "${good} + 1")
+    elseif(sym MATCHES "^(_init|_fini|_edata|_end|__bss_start|_DYNAMIC|_GLOBAL_OFFSET_TABLE_|__end__|__data_start|_IO_stdin_used)$"
+           OR sym MATCHES "^__(asan|tsan|ubsan|sanitizer|lsan|msan)_")
+        # linker-provided or sanitizer-runtime symbols
+    else()
+        list(APPEND bad "${sym}")
+    endif()
+endforeach()
+if(bad)
+    string(REPLACE ";" "\n  " badlist "${bad}")
+    message(FATAL_ERROR "check-exports: ${LIB} exports symbols without the plait_ prefix:\n  ${badlist}")
+endif()
+if(good EQUAL 0)
+    message(FATAL_ERROR "check-exports: ${LIB} exports no plait_ symbol at all")
+endif()
+message(STATUS "check-exports: ${good} exported symbols, all plait_*")
