@@ -1,0 +1,289 @@
+/*
+ * testlib — what every unit test includes: the test framework (Criterion,
+ * or its compatible stand-in in builds where Criterion cannot run, i.e.
+ * ThreadSanitizer: PLAIT_TEST_COMPAT), plait.h, and small helpers.
+ *
+ * Synchronisation in tests is by handshake, never by sleeping: a task sets
+ * an atomic flag when it starts, the test spins (sched_yield) until it sees
+ * it, and fails instead of hanging when it does not come within TL_WAIT_S.
+ *
+ * Assertions (cr_assert*) are made on the test's own thread. Task bodies
+ * running on workers report through atomics and return codes instead, so
+ * that the tests behave the same under both frameworks.
+ */
+#ifndef PLAIT_TESTLIB_H
+#define PLAIT_TESTLIB_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <plait.h>
+
+#ifdef PLAIT_TEST_COMPAT
+#include "compat/criterion_compat.h"
+#else
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#endif
+
+/* ---- Sanitizers: smaller workloads, longer patience ---------------------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define TL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TL_TSAN 1
+#endif
+#endif
+#ifndef TL_TSAN
+#define TL_TSAN 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TL_ASAN 1
+#endif
+#endif
+#ifndef TL_ASAN
+#define TL_ASAN 0
+#endif
+
+#define TL_SANITIZED (TL_TSAN || TL_ASAN)
+
+/* A workload size: normal, or smaller under a sanitizer. */
+#define TL_SIZE(normal, sanitized) (TL_SANITIZED ? (sanitized) : (normal))
+
+/* Per-test timeout (seconds) for Test(..., .timeout = TL_TIMEOUT). */
+#define TL_TIMEOUT 30.0
+/* How long a handshake may take before the test fails (seconds). */
+#define TL_WAIT_S 10.0
+
+/* ---- Clocks --------------------------------------------------------------- */
+
+static inline uint64_t tl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline double tl_since_s(uint64_t start_ns)
+{
+    return (double)(tl_now_ns() - start_ns) / 1e9;
+}
+
+/* CPU time of the whole process (all threads), in nanoseconds. */
+static inline uint64_t tl_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Real sleep, for the few places that need time to pass (measuring idle
+ * CPU, letting a deadline expire); never used to order events. */
+static inline void tl_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- Handshakes ------------------------------------------------------------ */
+
+/* Spins (yielding) until cond holds; false after secs. Safe on any thread:
+ * task bodies use it and report a timeout through their return code. */
+#define TL_SPIN_UNTIL(cond, secs)                                                                  \
+    ({                                                                                             \
+        uint64_t tl_spin_t0_ = tl_now_ns();                                                        \
+        bool tl_spin_ok_ = true;                                                                   \
+        while (!(cond)) {                                                                          \
+            if (tl_now_ns() - tl_spin_t0_ > (uint64_t)((secs)*1e9)) {                              \
+                tl_spin_ok_ = (cond);                                                              \
+                break;                                                                             \
+            }                                                                                      \
+            sched_yield();                                                                         \
+        }                                                                                          \
+        tl_spin_ok_;                                                                               \
+    })
+
+/* On the test's thread: waits for cond, failing the test after TL_WAIT_S
+ * instead of hanging. */
+#define TL_AWAIT(cond)                                                                             \
+    do {                                                                                           \
+        if (!TL_SPIN_UNTIL(cond, TL_WAIT_S))                                                       \
+            cr_assert_fail("timed out after %.0f s waiting for: %s", TL_WAIT_S, #cond);            \
+    } while (0)
+
+/* An atomic flag a task raises and another thread waits for. */
+static inline void tl_raise(atomic_int *f)
+{
+    atomic_store_explicit(f, 1, memory_order_release);
+}
+
+static inline bool tl_raised(atomic_int *f)
+{
+    return atomic_load_explicit(f, memory_order_acquire) != 0;
+}
+
+/* Waits up to secs for the flag; false on timeout. */
+static inline bool tl_wait_flag(atomic_int *f, double secs)
+{
+    return TL_SPIN_UNTIL(tl_raised(f), secs);
+}
+
+/* A count-down latch. */
+struct tl_latch {
+    atomic_int count;
+};
+
+static inline void tl_latch_init(struct tl_latch *l, int n)
+{
+    atomic_init(&l->count, n);
+}
+
+static inline void tl_latch_count_down(struct tl_latch *l)
+{
+    atomic_fetch_sub_explicit(&l->count, 1, memory_order_acq_rel);
+}
+
+static inline bool tl_latch_wait(struct tl_latch *l, double secs)
+{
+    return TL_SPIN_UNTIL(atomic_load_explicit(&l->count, memory_order_acquire) <= 0, secs);
+}
+
+/* A gate: tasks announce they started, then block until the test opens it
+ * (or until they are cancelled, when they poll). */
+struct tl_gate {
+    atomic_int started;    /* how many tasks reached the gate */
+    atomic_int open;       /* raised by the test */
+    atomic_int saw_cancel; /* how many left because plait_cancelled() read true */
+};
+
+static inline void tl_gate_init(struct tl_gate *g)
+{
+    atomic_init(&g->started, 0);
+    atomic_init(&g->open, 0);
+    atomic_init(&g->saw_cancel, 0);
+}
+
+/* Task body: waits at the gate. 0 when opened, EIO if it never opens. */
+static inline int tl_gate_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    struct tl_gate *g = arg;
+    atomic_fetch_add_explicit(&g->started, 1, memory_order_acq_rel);
+    return tl_wait_flag(&g->open, TL_WAIT_S) ? 0 : EIO;
+}
+
+/* Task body: waits at the gate, or leaves with ECANCELED as soon as its
+ * context is cancelled. */
+static inline int tl_gate_cancellable_task(plait_ctx *ctx, void *arg)
+{
+    struct tl_gate *g = arg;
+    atomic_fetch_add_explicit(&g->started, 1, memory_order_acq_rel);
+    bool ok = TL_SPIN_UNTIL(tl_raised(&g->open) || plait_cancelled(ctx), TL_WAIT_S);
+    if (plait_cancelled(ctx)) {
+        atomic_fetch_add_explicit(&g->saw_cancel, 1, memory_order_acq_rel);
+        return ECANCELED;
+    }
+    return ok ? 0 : EIO;
+}
+
+/* ---- Common task bodies ---------------------------------------------------- */
+
+static inline int tl_noop_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return 0;
+}
+
+/* arg: an atomic_int to increment. */
+static inline int tl_count_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* arg: the code to return, as (void *)(intptr_t)code. */
+static inline int tl_return_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    return (int)(intptr_t)arg;
+}
+
+#define TL_CODE(c) ((void *)(intptr_t)(c))
+
+/* ---- Pools and threads ----------------------------------------------------- */
+
+static inline plait_pool *tl_pool(unsigned threads)
+{
+    plait_pool *p = NULL;
+    plait_pool_options o = {.threads = threads};
+    int r = plait_pool_create(&p, &o);
+    cr_assert_eq(r, 0, "plait_pool_create(threads=%u): %d (%s)", threads, r, strerror(r));
+    cr_assert_not_null(p);
+    cr_assert_eq(plait_pool_size(p), threads);
+    return p;
+}
+
+static inline plait_group *tl_group(plait_pool *pool, unsigned flags)
+{
+    plait_group *g = NULL;
+    int r = plait_group_create(&g, pool, flags);
+    cr_assert_eq(r, 0, "plait_group_create: %d (%s)", r, strerror(r));
+    cr_assert_not_null(g);
+    return g;
+}
+
+static inline pthread_t tl_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    int r = pthread_create(&t, NULL, fn, arg);
+    cr_assert_eq(r, 0, "pthread_create: %s", strerror(r));
+    return t;
+}
+
+static inline void *tl_join_thread(pthread_t t)
+{
+    void *ret = NULL;
+    int r = pthread_join(t, &ret);
+    cr_assert_eq(r, 0, "pthread_join: %s", strerror(r));
+    return ret;
+}
+
+/* Assert a plait call's result, naming both codes on failure. */
+#define TL_ASSERT_CODE(expr, want)                                                                 \
+    do {                                                                                           \
+        int tl_got_ = (expr);                                                                      \
+        int tl_want_ = (want);                                                                     \
+        cr_assert_eq(tl_got_, tl_want_, "%s: got %d (%s), want %d (%s)", #expr, tl_got_,           \
+                     strerror(tl_got_), tl_want_, strerror(tl_want_));                             \
+    } while (0)
+
+#define TL_EXPECT_CODE(expr, want)                                                                 \
+    do {                                                                                           \
+        int tl_got_ = (expr);                                                                      \
+        int tl_want_ = (want);                                                                     \
+        cr_expect_eq(tl_got_, tl_want_, "%s: got %d (%s), want %d (%s)", #expr, tl_got_,           \
+                     strerror(tl_got_), tl_want_, strerror(tl_want_));                             \
+    } while (0)
+
+#endif
