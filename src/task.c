@@ -37,9 +37,12 @@ uint64_t pl_task_id(struct plait_task *t)
  * that a worker then frees, and glibc serialises such cross-thread frees on
  * the arena lock (seen as futex traffic in the profile). So a worker whose
  * cache is full pushes the record on the pool's return stack, and a foreign
- * thread takes the whole stack at once into its own cache. Push with a CAS
- * and take-all with an exchange: no ABA is possible, because nothing is
- * ever popped singly from the shared stack.
+ * thread takes the whole stack at once into its own cache. A worker whose
+ * cache is empty takes it too, before it mallocs: otherwise a worker that
+ * only spawns and one that only runs would pile records up there without
+ * bound. Push with a CAS and take-all with an exchange: no ABA is
+ * possible, because nothing is ever popped singly from the shared stack.
+ * Every cache keeps at most PL_TASK_CACHE_MAX records; the rest are freed.
  */
 static PL_TLS struct pl_cache foreign_cache;
 static pthread_key_t foreign_cache_key;
@@ -54,6 +57,19 @@ static void foreign_cache_free(void *unused)
 static void foreign_cache_key_init(void)
 {
     pthread_key_create(&foreign_cache_key, foreign_cache_free);
+}
+
+/* A foreign thread's cache is freed when the thread exits: register it
+ * before its first record goes in. */
+static PL_TLS bool foreign_cache_registered;
+
+static void foreign_cache_register(void)
+{
+    if (pl_likely(foreign_cache_registered))
+        return;
+    pthread_once(&foreign_cache_once, foreign_cache_key_init);
+    pthread_setspecific(foreign_cache_key, &foreign_cache);
+    foreign_cache_registered = true;
 }
 
 static void returned_push(struct plait_pool *pool, struct plait_task *t)
@@ -78,36 +94,38 @@ void pl_task_drain_returned(struct plait_pool *pool)
     }
 }
 
+/* Moves the pool's returned records into c (up to the cap), or frees them. */
+static void take_returned(struct plait_pool *pool, struct pl_cache *c)
+{
+    /* relaxed load first: skip the exchange when there is nothing. */
+    if (atomic_load_explicit(&pool->returned, memory_order_relaxed) == NULL)
+        return;
+    /* acquire: pairs with the workers' release pushes. */
+    void *list = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
+    while (list != NULL) {
+        void *next = *(void **)list;
+        if (!pl_cache_put(c, list, PL_TASK_CACHE_MAX))
+            pl_free(list);
+        list = next;
+    }
+}
+
 static struct plait_task *record_alloc(struct plait_pool *pool)
 {
     struct pl_worker *w = pl_tls_worker;
-    struct plait_task *t;
+    struct pl_cache *c;
     if (w != NULL) {
-        if ((t = pl_cache_get(&w->task_cache)) != NULL)
-            return t;
+        c = &w->task_cache; /* records are fungible, also across pools */
     } else {
-        if ((t = pl_cache_get(&foreign_cache)) != NULL)
-            return t;
-        /* relaxed load first: skip the exchange when there is nothing. */
-        if (atomic_load_explicit(&pool->returned, memory_order_relaxed) != NULL) {
-            /* acquire: pairs with the workers' release pushes. */
-            void *list = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
-            if (list != NULL) {
-                if (foreign_cache.head == NULL) {
-                    pthread_once(&foreign_cache_once, foreign_cache_key_init);
-                    pthread_setspecific(foreign_cache_key, &foreign_cache);
-                }
-                while (list != NULL) {
-                    void *next = *(void **)list;
-                    if (!pl_cache_put(&foreign_cache, list, UINT32_MAX))
-                        pl_free(list);
-                    list = next;
-                }
-                if ((t = pl_cache_get(&foreign_cache)) != NULL)
-                    return t;
-            }
-        }
+        c = &foreign_cache;
+        foreign_cache_register();
     }
+    struct plait_task *t = pl_cache_get(c);
+    if (t != NULL)
+        return t;
+    take_returned(pool, c);
+    if ((t = pl_cache_get(c)) != NULL)
+        return t;
     return pl_malloc_aligned(sizeof(struct plait_task));
 }
 
@@ -119,8 +137,10 @@ static void record_free(struct plait_task *t)
     if (w != NULL) {
         if (!pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
             returned_push(w->pool, t);
-    } else if (!pl_cache_put(&foreign_cache, t, PL_TASK_CACHE_MAX)) {
-        pl_free(t);
+    } else {
+        foreign_cache_register();
+        if (!pl_cache_put(&foreign_cache, t, PL_TASK_CACHE_MAX))
+            pl_free(t);
     }
 }
 
@@ -216,6 +236,24 @@ void pl_task_run(struct pl_worker *w, struct plait_task *t)
     task_finish(t, code);
 }
 
+/* Counts a new task in g, unless g is over: pending is exactly
+ * PL_PENDING_WAITING once the wait began and every task finished, and the
+ * done event may already be set. A CAS, not an add and an undo: with the
+ * undo, a second late spawner could see PL_PENDING_WAITING + 1, take it for
+ * a live group and spawn into a finished one. */
+static inline bool pending_add(struct plait_group *g)
+{
+    /* relaxed: the increment reaches whoever decrements through the push
+     * (release) and pop/steal (acquire) of the task itself. */
+    size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
+    do {
+        if (p == PL_PENDING_WAITING)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p + 1, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return true;
+}
+
 /* Shared by plait_spawn and plait_go. */
 static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
                  struct plait_task **out)
@@ -253,12 +291,9 @@ static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
     t = pl_task_new(pool, g, fn, arg, flags, &err);
     if (t == NULL)
         goto out;
-    /* relaxed: the increment reaches whoever decrements through the push
-     * (release) and pop/steal (acquire) of the task itself. */
-    if (atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed) == PL_PENDING_WAITING) {
+    if (!pending_add(g)) {
         /* The group was already over (its wait began and every task had
          * finished): this is a spawn after the wait. */
-        atomic_fetch_sub_explicit(&g->pending, 1, memory_order_relaxed);
         t->flags &= ~(uint32_t)PL_TASK_HANDLE;
         record_free(t);
         err = EINVAL;
@@ -338,7 +373,10 @@ int plait_task_wait(plait_task *t)
     struct plait_ctx *cur = plait_current();
     if (cur != NULL && cur->task == t)
         return EDEADLK;
-    pl_wait_event(&t->done, t->ctx.pool, -1);
+    /* The task itself may still be in the injection queue. */
+    struct pl_wait_scope scope = {t->ctx.pool, -1,
+                                  (t->flags & PL_TASK_INJECTED) ? &pl_always : NULL};
+    pl_wait_event(&t->done, &scope);
     return t->code;
 }
 
