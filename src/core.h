@@ -60,6 +60,7 @@ struct plait_ctx {
 enum {
     PL_TASK_HANDLE = 1u << 0,   /* a handle was returned (spawn/submit) */
     PL_TASK_INTERNAL = 1u << 1, /* plait's own (parallel_for root): not in stats */
+    PL_TASK_INJECTED = 1u << 2, /* went through the injection queue */
 };
 
 struct plait_task {
@@ -120,6 +121,9 @@ struct plait_group {
     uint64_t deadline;
     size_t heap_index; /* SIZE_MAX: not in the timer heap */
     _Atomic bool had_deadline;
+    /* Some task of the group went through the injection queue, so a wait
+     * on it may need to take injected work to make progress. */
+    _Atomic bool fed_from_outside;
 };
 
 struct pl_worker {
@@ -132,6 +136,9 @@ struct pl_worker {
     uint64_t rng;
     unsigned tick;
     unsigned last_thief; /* leapfrogging hint */
+    /* Waits this worker is inside (nested); written by this worker only,
+     * read by waiters deciding whether they must take injected work. */
+    _Atomic unsigned wait_depth;
     struct pl_cache task_cache, group_cache;
     /* Counters: written by this worker only (relaxed load + store, no
      * RMW), read by plait_pool_stats. */
@@ -243,11 +250,24 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
 /* ---- worker.c ---- */
 void *pl_worker_main(void *arg);
 void pl_run_job(struct pl_worker *w, struct pl_job *job);
+/* What a wait may run while it waits (worker.c's file comment). */
+struct pl_wait_scope {
+    struct plait_pool *pool; /* the awaited work's pool */
+    int victim;              /* a thief to steal from first, or -1 */
+    /* The awaited work may sit in the injection queue: NULL for never,
+     * else read at every look for work. */
+    const _Atomic bool *injected;
+};
 /* Waits until e is done and may be left: on a worker, running other jobs
- * (preferring victim's deque when victim >= 0); elsewhere, blocking. */
-void pl_wait_event(struct pl_event *e, struct plait_pool *pool, int victim);
-/* Finds a job for w without blocking, or NULL. */
-struct pl_job *pl_find_job(struct pl_worker *w, int victim);
+ * of the awaited work's kind; elsewhere, blocking. */
+void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope);
+/* Finds a job for the scheduler loop of w without blocking, or NULL. */
+struct pl_job *pl_find_job(struct pl_worker *w);
+/* After putting work into the injection queue: wakes a worker that will
+ * take it (the fenced notify of park.h). */
+void pl_notify_injected(struct plait_pool *pool);
+/* A pl_wait_scope.injected that is always true. */
+extern const _Atomic bool pl_always;
 
 /* ---- join.c ---- */
 void pl_join_run_stolen(struct pl_worker *w, struct pl_job *job);

@@ -131,6 +131,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->deadline = 0;
     g->heap_index = SIZE_MAX;
     atomic_init(&g->had_deadline, false);
+    atomic_init(&g->fed_from_outside, false);
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL) {
@@ -183,7 +184,8 @@ int plait_group_wait(plait_group *g)
     if (cur != NULL && cur->task->group == g)
         return EDEADLK;
     begin_wait(g);
-    pl_wait_event(&g->done, g->pool, -1);
+    struct pl_wait_scope scope = {g->pool, -1, &g->fed_from_outside};
+    pl_wait_event(&g->done, &scope);
 
     /* Every error was recorded before its task's pending decrement, so the
      * done event (acquired above) makes first_error final. The first

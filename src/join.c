@@ -63,27 +63,29 @@ static void take_message(struct plait_ctx *to, struct plait_ctx *from)
     from->message = NULL;
 }
 
-/* The rare ways back from a join: a was stolen, or the deque could not
- * hold it. Returns a's code. */
+/* The rare ways back from a join: a was stolen, the deque could not hold
+ * it, or b left work above our frame. `j` is what the fast path popped
+ * (not our frame, possibly NULL). Returns a's code. */
 static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_join_frame *f,
-                                               bool pushed)
+                                               bool pushed, struct pl_job *j)
 {
     if (!pushed)
         return run_a(w, f); /* the deque could not grow: run sequentially */
     for (;;) {
-        struct pl_job *j = pl_deque_pop(&w->deque);
         if (j == &f->job)
             return run_a(w, f);
         if (j == NULL) {
             /* Stolen (or run by a wait nested in b): wait for it, stealing
              * from the thief first (leapfrogging). */
-            pl_wait_event(&f->done, w->pool,
-                          atomic_load_explicit(&f->thief, memory_order_relaxed));
+            struct pl_wait_scope scope = {
+                w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL};
+            pl_wait_event(&f->done, &scope);
             return f->code;
         }
         /* Work b's subtree left above our frame (spawned into a group it
          * did not wait for): run it, then look again. */
         pl_run_job(w, j);
+        j = pl_deque_pop(&w->deque);
     }
 }
 
@@ -137,11 +139,14 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     if (pl_unlikely(failed(rb)))
         pl_ctx_cancel(&f.ctx);
 
+    /* One pop: whatever it returns is either our frame or work that must
+     * not be dropped, so join_slow takes it over. */
+    struct pl_job *j = pl_likely(pushed) ? pl_deque_pop(&w->deque) : NULL;
     int ra;
-    if (pl_likely(pushed) && pl_likely(pl_deque_pop(&w->deque) == &f.job))
+    if (pl_likely(j == &f.job))
         ra = run_a(w, &f);
     else
-        ra = join_slow(w, &f, pushed);
+        ra = join_slow(w, &f, pushed, j);
 
     if (pl_likely((ra | rb) == 0) &&
         pl_likely(((uintptr_t)f.ctx.message | (uintptr_t)cb.message) == 0) &&

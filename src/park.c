@@ -51,7 +51,8 @@ bool pl_lot_search_end(struct pl_lot *lot)
     return PL_LOT_SEARCHING(prev) == 1;
 }
 
-void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching)
+void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
+                    bool takes_injected)
 {
     /* relaxed: only this thread and wakers (under the lot lock, after the
      * push below) touch the word; the futex call rereads it. */
@@ -61,6 +62,7 @@ void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching)
     lot->idle = p;
     p->on_idle = true;
     p->handed_search = false;
+    p->takes_injected = takes_injected;
     uint32_t delta = ONE_SLEEPER - (was_searching ? ONE_SEARCHER : 0);
     /* acq_rel: the parker's half of the Dekker handshake (file comment). */
     atomic_fetch_add_explicit(&lot->state, delta, memory_order_acq_rel);
@@ -105,16 +107,22 @@ void pl_parker_wake(struct pl_parker *p)
     pl_futex_wake(&p->word, 1);
 }
 
-static void wake_one(struct pl_lot *lot)
+static bool wake_one(struct pl_lot *lot, bool injected)
 {
+    bool declined = false;
     struct pl_parker *p = NULL;
     pthread_mutex_lock(&lot->lock);
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     /* Re-check under the lock: another notifier may have woken the last
      * sleeper, or a searcher may have appeared. */
-    if (lot->idle != NULL && PL_LOT_SEARCHING(s) == 0) {
-        p = lot->idle;
-        lot->idle = p->next;
+    struct pl_parker **pp = &lot->idle;
+    if (injected) /* a waiter that would not take the work cannot pass it on */
+        while (*pp != NULL && !(*pp)->takes_injected)
+            pp = &(*pp)->next;
+    declined = *pp == NULL && lot->idle != NULL;
+    if (*pp != NULL && PL_LOT_SEARCHING(s) == 0) {
+        p = *pp;
+        *pp = p->next;
         p->on_idle = false;
         p->handed_search = true;
         /* relaxed: under the lock. The woken worker starts as a searcher,
@@ -126,9 +134,10 @@ static void wake_one(struct pl_lot *lot)
         atomic_fetch_add_explicit(&lot->wakeups, 1, memory_order_relaxed);
         pl_parker_wake(p);
     }
+    return declined;
 }
 
-void pl_lot_notify(struct pl_lot *lot, bool fenced)
+bool pl_lot_notify(struct pl_lot *lot, bool fenced, bool injected)
 {
     uint32_t s;
     if (fenced)
@@ -138,8 +147,8 @@ void pl_lot_notify(struct pl_lot *lot, bool fenced)
         /* relaxed: a hint; the caller's own thread will reach the work. */
         s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     if (PL_LOT_SLEEPERS(s) == 0 || PL_LOT_SEARCHING(s) != 0)
-        return;
-    wake_one(lot);
+        return false;
+    return wake_one(lot, injected);
 }
 
 void pl_lot_notify_all(struct pl_lot *lot)

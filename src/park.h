@@ -29,6 +29,7 @@ struct pl_parker {
     struct pl_parker *next;  /* idle stack link; lot lock */
     bool on_idle;            /* lot lock */
     bool handed_search;      /* lot lock: popped by a notifier, counted as searching */
+    bool takes_injected;     /* lot lock: would run work from the injection queue */
 };
 
 struct pl_lot {
@@ -52,8 +53,10 @@ void pl_lot_search_begin(struct pl_lot *lot);
 bool pl_lot_search_end(struct pl_lot *lot);
 
 /* Announce p as a sleeper (and stop searching if it was). The caller must
- * re-check for work after this returns. */
-void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching);
+ * re-check for work after this returns. takes_injected: p would run work
+ * from the injection queue (a wait that prefers its own work would not). */
+void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
+                    bool takes_injected);
 /* Undo pl_lot_prepare (work was found, or the sleep ended). Returns true
  * when a notifier had already popped p and counted it as searching: the
  * caller is then a searcher and must end the search itself. */
@@ -65,15 +68,19 @@ void pl_parker_wake(struct pl_parker *p);
 /* After publishing work. fenced: the work is visible to other threads only
  * through this notify (injection queue, waits), so do the full Dekker
  * handshake with an RMW; not fenced: a cheap relaxed check, enough when the
- * caller's own thread will also get to the work (its own deque). */
-void pl_lot_notify(struct pl_lot *lot, bool fenced);
+ * caller's own thread will also get to the work (its own deque).
+ * injected: the work is in the injection queue only, so wake a sleeper that
+ * takes injected work, or none. Returns true when it woke nobody although
+ * some sleeper would not take injected work (the caller may decide that it
+ * must, and notify again with injected false). */
+bool pl_lot_notify(struct pl_lot *lot, bool fenced, bool injected);
 /* The unfenced notify's test, inline for the spawn and join paths. */
 static inline void pl_lot_notify_local(struct pl_lot *lot)
 {
     /* relaxed: a hint; the caller's own thread will reach the work. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     if (pl_unlikely(PL_LOT_SLEEPERS(s) != 0 && PL_LOT_SEARCHING(s) == 0))
-        pl_lot_notify(lot, false);
+        pl_lot_notify(lot, false, false);
 }
 
 /* Wake every sleeper (pool shutdown). */

@@ -58,10 +58,17 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
     /* From outside (or our deque could not grow): the injection queue,
      * which never fails, and the full handshake, as nobody else would
      * notice the work. */
+    t->flags |= PL_TASK_INJECTED;
+    if (t->group != NULL &&
+        !atomic_load_explicit(&t->group->fed_from_outside, memory_order_relaxed))
+        /* relaxed: published with the task by the put's release; a
+         * waiter that missed it is woken by the notify below, whose RMW
+         * orders this store before its re-check. */
+        atomic_store_explicit(&t->group->fed_from_outside, true, memory_order_relaxed);
     pl_inject_put(&pool->inject, t);
     if (w == NULL || w->pool != pool)
         atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
-    pl_lot_notify(&pool->lot, true);
+    pl_notify_injected(pool);
     return 0;
 }
 
@@ -214,7 +221,7 @@ int plait_pool_destroy(plait_pool *pool)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
             if (empty)
                 break;
-            pl_lot_notify(&pool->lot, true);
+            pl_lot_notify(&pool->lot, true, true);
         }
         pl_futex_wait(&pool->idle, idle, pl_now_ns() + 10000000u);
     }

@@ -8,10 +8,24 @@
  * (leapfrogging, as Lace and Wool do: what the thief spawns is the awaited
  * work); then the other deques from a random start.
  *
+ * A wait on a worker runs only work that can advance what it waits for,
+ * so that it is not held up by an unrelated long task (oneTBB issue #942):
+ * its own deque (what the awaited work spawned), the thief's deque, the
+ * other deques (where the awaited tasks or their children are), and the
+ * injection queue only when the awaited work entered through it (a group
+ * fed from foreign threads, a submitted task), or when every worker of the
+ * pool is inside a wait: then nobody else would run injected work, and the
+ * awaited work may depend on it (a task that runs until a failing sibling,
+ * spawned from outside, cancels it). The injection queue is FIFO, so such
+ * a wait may still pick up unrelated work queued before.
+ *
  * An idle worker searches for a while (counted as searching, so producers
- * do not wake anyone), then parks. A waiting worker with nothing to run
- * sleeps on its parker, registered both in the lot (new work wakes it) and
- * on the awaited event (completion wakes it).
+ * do not wake anyone), then parks. A searcher that finds work and was the
+ * last searcher wakes the next sleeper only when more work is visible: on
+ * a quiet pool, one submitted task costs one wake-up, not two (park.h).
+ * A waiting worker with nothing to run sleeps on its parker, registered
+ * both in the lot (new work wakes it) and on the awaited event (completion
+ * wakes it).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -59,26 +73,12 @@ static struct pl_job *steal_from(struct pl_worker *w, struct pl_worker *victim)
     return NULL;
 }
 
-static struct pl_job *take_injected(struct plait_pool *pool)
-{
-    struct plait_task *t = pl_inject_take(&pool->inject);
-    return t != NULL ? &t->job : NULL;
-}
-
-struct pl_job *pl_find_job(struct pl_worker *w, int victim)
+/* victim first (leapfrogging), then every other deque from a random start. */
+static struct pl_job *steal_any(struct pl_worker *w, int victim)
 {
     struct plait_pool *pool = w->pool;
-    struct pl_job *j;
-    if (++w->tick == PL_INJECT_EVERY) {
-        w->tick = 0;
-        if ((j = take_injected(pool)) != NULL)
-            return j;
-    }
-    if ((j = pl_deque_pop(&w->deque)) != NULL)
-        return j;
-    if ((j = take_injected(pool)) != NULL)
-        return j;
     unsigned n = pool->nworkers;
+    struct pl_job *j;
     if (n < 2)
         return NULL;
     if (victim >= 0 && (unsigned)victim != w->index &&
@@ -95,16 +95,82 @@ struct pl_job *pl_find_job(struct pl_worker *w, int victim)
     return NULL;
 }
 
-/* The re-check after announcing ourselves as a sleeper. */
-static bool work_visible(struct pl_worker *w)
+static struct pl_job *take_injected(struct plait_pool *pool)
+{
+    struct plait_task *t = pl_inject_take(&pool->inject);
+    return t != NULL ? &t->job : NULL;
+}
+
+const _Atomic bool pl_always = true;
+
+struct pl_job *pl_find_job(struct pl_worker *w)
 {
     struct plait_pool *pool = w->pool;
-    if (pl_inject_maybe_nonempty(&pool->inject))
-        return true;
+    struct pl_job *j;
+    if (++w->tick == PL_INJECT_EVERY) {
+        w->tick = 0;
+        if ((j = take_injected(pool)) != NULL)
+            return j;
+    }
+    if ((j = pl_deque_pop(&w->deque)) != NULL)
+        return j;
+    if ((j = take_injected(pool)) != NULL)
+        return j;
+    return steal_any(w, -1);
+}
+
+/* Whether every worker of the pool is inside a wait. relaxed loads: each
+ * caller orders them after its own publication by an RMW on the lot state
+ * (a waiter's prepare: of two waiters that both re-check, the later RMW
+ * sees the other's depth, park.c's argument) or by a seq_cst fence
+ * (pl_notify_injected against wait_enter, a store-buffering pair). */
+static bool all_workers_waiting(const struct plait_pool *pool)
+{
+    for (unsigned i = 0; i < pool->nworkers; i++)
+        if (atomic_load_explicit(&pool->workers[i].wait_depth, memory_order_relaxed) == 0)
+            return false;
+    return true;
+}
+
+/* Whether a wait in this scope may take injected work now. */
+static inline bool may_take_injected(const struct pl_worker *w, const struct pl_wait_scope *s)
+{
+    /* A wait on another pool's work: nothing here advances it, and this
+     * pool's own injected work must not starve behind the wait.
+     * relaxed: the flag is a hint refreshed at every look; the notify
+     * that follows an injection orders it for a sleeping waiter. */
+    return s->pool != w->pool ||
+           (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed));
+}
+
+/* A wait's look for work: the thieves before the injection queue (file
+ * comment). */
+static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s,
+                                       bool injected)
+{
+    struct pl_job *j;
+    if ((j = pl_deque_pop(&w->deque)) != NULL)
+        return j;
+    if ((j = steal_any(w, s->pool == w->pool ? s->victim : -1)) != NULL)
+        return j;
+    if (injected || all_workers_waiting(w->pool))
+        return take_injected(w->pool);
+    return NULL;
+}
+
+static bool deque_work_visible(struct plait_pool *pool)
+{
     for (unsigned i = 0; i < pool->nworkers; i++)
         if (pl_deque_size_hint(&pool->workers[i].deque) > 0)
             return true;
     return false;
+}
+
+/* The re-check after announcing ourselves as a sleeper. */
+static bool work_visible(struct pl_worker *w, bool injected)
+{
+    return (injected && pl_inject_maybe_nonempty(&w->pool->inject)) ||
+           deque_work_visible(w->pool);
 }
 
 void pl_run_job(struct pl_worker *w, struct pl_job *job)
@@ -121,12 +187,54 @@ static void backoff(unsigned spins)
         pl_cpu_relax();
 }
 
-/* Leaves the lot after a sleep; a hand-over search ends at once, as the
- * caller is about to look for work anyway. */
-static void leave_lot(struct pl_lot *lot, struct pl_parker *p)
+void pl_notify_injected(struct plait_pool *pool)
 {
-    if (pl_lot_leave(lot, p) && pl_lot_search_end(lot))
-        pl_lot_notify(lot, false);
+    if (!pl_lot_notify(&pool->lot, true, true))
+        return;
+    /* Only waiters that prefer their own work sleep. If every worker is in
+     * a wait, nobody else will take the injected work: wake one anyway.
+     * seq_cst fence: against wait_enter's (store depth, fence, read the
+     * queue): either it sees our put, or we see its depth. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (all_workers_waiting(pool))
+        pl_lot_notify(&pool->lot, true, false);
+}
+
+/* The outermost wait of a worker may be the one that leaves no worker
+ * outside a wait; then injected work, which waiters decline while some
+ * worker could take it, must go to one of them (pl_notify_injected). */
+static void wait_enter(struct pl_worker *w)
+{
+    unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
+    /* relaxed store + seq_cst fence: the store-buffering pair with
+     * pl_notify_injected (its comment). */
+    atomic_store_explicit(&w->wait_depth, depth + 1, memory_order_relaxed);
+    if (depth != 0)
+        return;
+    atomic_thread_fence(memory_order_seq_cst);
+    struct plait_pool *pool = w->pool;
+    if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
+        pl_lot_notify(&pool->lot, true, false);
+}
+
+static inline void wait_leave(struct pl_worker *w)
+{
+    unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
+    atomic_store_explicit(&w->wait_depth, depth - 1, memory_order_relaxed);
+}
+
+/* A searcher that found work stops searching; the last one wakes the next
+ * sleeper if more work is visible (park.h: Dekker with the producers'
+ * fenced notify, through search_end's RMW). */
+static void search_found(struct pl_worker *w)
+{
+    struct pl_lot *lot = &w->pool->lot;
+    if (!pl_lot_search_end(lot))
+        return;
+    if (deque_work_visible(w->pool))
+        pl_lot_notify(lot, false, false);
+    else if (pl_inject_maybe_nonempty(&w->pool->inject))
+        pl_notify_injected(w->pool);
 }
 
 static void wait_foreign(struct pl_event *e)
@@ -146,7 +254,7 @@ static void wait_foreign(struct pl_event *e)
         pl_cpu_relax();
 }
 
-void pl_wait_event(struct pl_event *e, struct plait_pool *pool, int victim)
+void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
 {
     if (pl_event_can_leave(e))
         return;
@@ -155,15 +263,20 @@ void pl_wait_event(struct pl_event *e, struct plait_pool *pool, int victim)
         wait_foreign(e);
         return;
     }
-    /* A worker of another pool runs its own pool's work meanwhile. */
-    (void)pool;
     struct pl_lot *lot = &w->pool->lot;
     struct pl_event_node node = {.parker = &w->parker, .next = NULL};
     bool registered = false;
+    bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
+    wait_enter(w);
     while (!pl_event_done(e)) {
-        struct pl_job *j = pl_find_job(w, victim);
+        bool injected = may_take_injected(w, scope);
+        struct pl_job *j = find_job_waiting(w, scope, injected);
         if (j != NULL) {
+            if (searching) {
+                searching = false;
+                search_found(w);
+            }
             pl_run_job(w, j);
             spins = 0;
             continue;
@@ -172,17 +285,32 @@ void pl_wait_event(struct pl_event *e, struct plait_pool *pool, int victim)
             backoff(spins++);
             continue;
         }
-        pl_lot_prepare(lot, &w->parker, false);
+        /* A wake-up handed to us that found nothing we may run goes on
+         * to a sleeper that may (the work may be injected, unrelated). */
+        if (searching) {
+            searching = false;
+            search_found(w);
+        }
+        injected = injected || all_workers_waiting(w->pool);
+        pl_lot_prepare(lot, &w->parker, false, injected);
         if (!registered)
             registered = pl_event_register(e, &node);
-        if (pl_event_done(e) || work_visible(w)) {
-            leave_lot(lot, &w->parker);
+        /* After prepare's RMW: the depth of a worker that entered its wait
+         * meanwhile is visible now (all_workers_waiting). */
+        injected = injected || all_workers_waiting(w->pool);
+        if (pl_event_done(e) || work_visible(w, injected)) {
+            searching = pl_lot_leave(lot, &w->parker);
             continue;
         }
         pl_parker_sleep(&w->parker, 0);
-        leave_lot(lot, &w->parker);
+        searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
     }
+    /* A wake-up handed to us that we did not use goes on to the next
+     * sleeper, if there is work for it. */
+    wait_leave(w);
+    if (searching)
+        search_found(w);
     while (!pl_event_can_leave(e))
         pl_cpu_relax();
 }
@@ -211,12 +339,11 @@ void *pl_worker_main(void *arg)
     bool searching = false;
     unsigned spins = 0;
     for (;;) {
-        struct pl_job *j = pl_find_job(w, -1);
+        struct pl_job *j = pl_find_job(w);
         if (j != NULL) {
             if (searching) {
                 searching = false;
-                if (pl_lot_search_end(lot))
-                    pl_lot_notify(lot, false);
+                search_found(w);
             }
             spins = 0;
             pl_run_job(w, j);
@@ -233,10 +360,15 @@ void *pl_worker_main(void *arg)
             backoff(spins++);
             continue;
         }
-        pl_lot_prepare(lot, &w->parker, searching);
+        pl_lot_prepare(lot, &w->parker, searching, true);
         searching = false;
-        if (work_visible(w) || atomic_load_explicit(&pool->stop, memory_order_acquire)) {
-            searching = pl_lot_leave(lot, &w->parker);
+        if (work_visible(w, true) || atomic_load_explicit(&pool->stop, memory_order_acquire)) {
+            /* Searching again, not merely awake: a producer may have
+             * skipped its wake-up because we were searching, and the
+             * search_found that ends this search passes it on. */
+            if (!pl_lot_leave(lot, &w->parker))
+                pl_lot_search_begin(lot);
+            searching = true;
             spins = PL_IDLE_SPINS / 2;
             continue;
         }
@@ -251,7 +383,7 @@ void *pl_worker_main(void *arg)
         spins = 0;
     }
     if (searching)
-        pl_lot_search_end(lot);
+        search_found(w);
     if (pool->opts.on_thread_stop != NULL)
         pool->opts.on_thread_stop(w->index, pool->opts.userdata);
     pl_tls_worker = NULL;

@@ -870,8 +870,7 @@ static int leap_p(plait_ctx *ctx, void *arg)
 }
 
 /* Rule 7 */
-Test(any_thread, a_wait_is_not_held_up_by_an_unrelated_task_it_picked_up, .timeout = TL_TIMEOUT,
-     .disabled = true)
+Test(any_thread, a_wait_is_not_held_up_by_an_unrelated_task_it_picked_up, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
     struct leap l;
