@@ -180,7 +180,10 @@ PLAIT_API size_t plait_group_pending(const plait_group *group);
 PLAIT_API size_t plait_group_errors(const plait_group *group, const plait_error **errors);
 
 /* Frees the group. A group that was not waited is cancelled and waited
- * first, so no task of it is left running. NULL is a no-op. */
+ * first, so no task of it is left running. NULL is a no-op, and so is a
+ * call from one of the group's own tasks (it could never finish). A group
+ * created inside a task may be destroyed from any thread, also after that
+ * task has returned. */
 PLAIT_API void plait_group_destroy(plait_group *group);
 
 /* ---- Task handles ----------------------------------------------------- */

@@ -73,6 +73,7 @@ struct plait_task {
     struct plait_ctx ctx;
     struct pl_event done;
     _Atomic uint32_t refs;
+    _Atomic uint32_t cancelling; /* plait_task_cancel calls in progress */
     int code;       /* written before done is set */
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
@@ -116,6 +117,7 @@ struct plait_group {
     /* Registration in the creator's scope (that scope's lock). */
     struct pl_scope *parent_scope;
     struct plait_ctx *creator;
+    struct plait_task *creator_task; /* immutable: whose scope it joined */
     struct plait_group *sibling_prev, *sibling_next;
     /* Deadline (the pool timer's lock). */
     uint64_t deadline;
@@ -186,10 +188,15 @@ bool pl_ctx_cancelled_slow(const struct plait_ctx *c, bool seq_cst);
  * check that races with it, as if the check came first. */
 static inline bool pl_ctx_cancelled(const struct plait_ctx *c)
 {
-    /* relaxed: a hint that nothing changed; the walk rereads flags. */
+    /* relaxed: a hint that nothing changed (a stale value only delays
+     * noticing a cancellation to the next check). */
     uint32_t e = atomic_load_explicit(&pl_cancel_epoch, memory_order_relaxed);
     if (pl_likely(e == atomic_load_explicit(&c->epoch_ok, memory_order_relaxed)))
         return false;
+    /* acquire: every canceller sets its flag before bumping the epoch
+     * (seq_cst RMW), so the walk sees every flag of the epochs up to the
+     * one we record as clean. */
+    e = atomic_load_explicit(&pl_cancel_epoch, memory_order_acquire);
     if (pl_ctx_cancelled_slow(c, false))
         return true;
     atomic_store_explicit(&((struct plait_ctx *)c)->epoch_ok, e, memory_order_relaxed);
@@ -224,6 +231,12 @@ static inline void pl_ctx_end(struct plait_ctx *c)
 }
 /* Wakes every plait_sleep so that it re-checks its cancellation. */
 void pl_cancel_announce(void);
+/* Held while a task's end detaches the groups it created and left
+ * registered, and while a group is unregistered by a thread that is not
+ * running its creator task: then the creator's scope cannot be freed
+ * under the unregistering thread (ctx.c). Rare paths only. */
+void pl_detach_lock(void);
+void pl_detach_unlock(void);
 
 /* ---- group.c ---- */
 void pl_group_cancel(struct plait_group *g, uint32_t why);

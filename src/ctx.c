@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -68,13 +69,39 @@ void pl_ctx_cancel(struct plait_ctx *c)
         return;
     pl_cancel_announce();
     struct plait_task *root = c->task;
-    if (root != NULL && atomic_load_explicit(&root->ctx.has_children, memory_order_acquire))
+    /* seq_cst: the other half of group creation's store-buffering pair. */
+    if (root != NULL && atomic_load_explicit(&root->ctx.has_children, memory_order_seq_cst))
         pl_scope_cancel_under(pl_task_scope(root), c);
+}
+
+/*
+ * A group's registration points into its creator's scope, which lives in
+ * the creator task's group (or the pool), and may be freed once the
+ * creator task ends and that group is waited and destroyed. A thread that
+ * destroys the nested group while running the creator task is safe (the
+ * task cannot end meanwhile); any other thread takes this lock, and so
+ * does the creator's end when it detaches groups: so the other thread
+ * either finds the group detached, or locks a scope that the creator task,
+ * still not past its end, keeps alive.
+ */
+static pthread_mutex_t detach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void pl_detach_lock(void)
+{
+    pthread_mutex_lock(&detach_lock);
+}
+
+void pl_detach_unlock(void)
+{
+    pthread_mutex_unlock(&detach_lock);
 }
 
 void pl_ctx_end_slow(struct plait_ctx *c)
 {
     struct pl_scope *s = pl_task_scope(c->task);
+    bool root = c->parent == NULL;
+    if (root)
+        pl_detach_lock();
     pl_spin_lock(&s->lock);
     for (struct plait_group *g = s->children, *next; g != NULL; g = next) {
         next = g->sibling_next;
@@ -99,6 +126,8 @@ void pl_ctx_end_slow(struct plait_ctx *c)
     }
     atomic_store_explicit(&c->nchildren, 0, memory_order_relaxed);
     pl_spin_unlock(&s->lock);
+    if (root)
+        pl_detach_unlock();
 }
 
 bool plait_cancelled(const plait_ctx *ctx)

@@ -5,10 +5,12 @@
 
 void pl_event_set(struct pl_event *e)
 {
-    /* acq_rel: release publishes the setter's work to waiters that see
-     * DONE; acquire orders the list walk below after the registrants'
-     * release of WAITER/LOCK. */
-    uint32_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_acq_rel);
+    /* seq_cst (acq_rel would do for the event itself): release publishes
+     * the setter's work to waiters that see DONE; acquire orders the list
+     * walk below after the registrants' release of WAITER/LOCK; seq_cst
+     * puts the set in the total order for plait_task_cancel's
+     * store-buffering pair with task_finish (task.c). */
+    uint32_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
     if (!(prev & PL_EV_WAITER))
         return; /* no node can exist, and none can be added now: done */
     /* Registrants hold LOCK only to push a node; they give up once DONE is

@@ -60,10 +60,14 @@ void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx)
 void pl_group_cancel(struct plait_group *g, uint32_t why)
 {
     /* seq_cst: the flag must precede the epoch bump and the sleepers read
-     * in pl_cancel_announce (see plait_sleep). */
-    uint32_t prev = atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED | why, memory_order_seq_cst);
-    if (prev & PL_G_CANCELLED)
-        return;
+     * in pl_cancel_announce (see plait_sleep). A CAS, so that the reason
+     * (TIMEDOUT) is recorded only by the cancellation that takes effect. */
+    uint32_t prev = atomic_load_explicit(&g->state, memory_order_relaxed);
+    do {
+        if (prev & PL_G_CANCELLED)
+            return;
+    } while (!atomic_compare_exchange_weak_explicit(&g->state, &prev, prev | PL_G_CANCELLED | why,
+                                                    memory_order_seq_cst, memory_order_relaxed));
     pl_cancel_announce();
     pl_scope_cancel_under(&g->scope, NULL);
 }
@@ -127,6 +131,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->first_error = 0;
     g->parent_scope = NULL;
     g->creator = NULL;
+    g->creator_task = NULL;
     g->sibling_prev = g->sibling_next = NULL;
     g->deadline = 0;
     g->heap_index = SIZE_MAX;
@@ -139,18 +144,21 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         pl_spin_lock(&s->lock);
         g->parent_scope = s;
         g->creator = cur;
+        g->creator_task = cur->task;
         g->sibling_next = s->children;
         if (s->children != NULL)
             s->children->sibling_prev = g;
         s->children = g;
         pl_count_locked(&cur->nchildren, 1);
-        /* release: a canceller that reads it (acquire) then takes the
-         * scope lock and finds this group. */
-        if (!atomic_load_explicit(&cur->task->ctx.has_children, memory_order_relaxed))
-            atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_release);
-        /* Under the lock: a cancellation that set its flag before we got
-         * here walked the scope before we joined it. */
-        if (pl_ctx_cancelled_slow(cur, false))
+        /* seq_cst, with the seq_cst walk below: a store-buffering pair
+         * with pl_ctx_cancel (flag exchange, then has_children load, both
+         * seq_cst). Either the canceller sees has_children, takes the
+         * scope lock after us and finds this group, or our walk sees its
+         * flag. The load is seq_cst too, so that a store by another of the
+         * task's join children orders our walk after it in the total order. */
+        if (!atomic_load_explicit(&cur->task->ctx.has_children, memory_order_seq_cst))
+            atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_seq_cst);
+        if (pl_ctx_cancelled_slow(cur, true))
             atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
         pl_spin_unlock(&s->lock);
     }
@@ -195,8 +203,11 @@ int plait_group_wait(plait_group *g)
             : (s & PL_G_TIMEDOUT)   ? ETIMEDOUT
             : (s & PL_G_CANCELLED) ? ECANCELED
                                     : 0;
-    /* acq_rel: plait_group_errors acquires CLOSED to read the array. */
-    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_acq_rel) & PL_G_CLOSED)) {
+    /* acquire+release: plait_group_errors acquires CLOSED to read the
+     * array. seq_cst: against plait_group_set_timeout (timer.c), which
+     * sets had_deadline, then reads CLOSED: either it sees CLOSED and
+     * refuses, or pl_timer_remove below sees had_deadline. */
+    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED)) {
         /* release: publishes the result to the other waiters. */
         atomic_store_explicit(&g->wait_result, r, memory_order_release);
     } else {
@@ -248,30 +259,46 @@ size_t plait_group_errors(const plait_group *g, const plait_error **errors)
     return g->nerrors;
 }
 
+/* Takes g out of its creator's scope, if it is still there (ctx.c on
+ * pl_detach_lock). */
+static void unregister(struct plait_group *g)
+{
+    if (g->creator_task == NULL)
+        return; /* created outside any task */
+    struct plait_ctx *cur = plait_current();
+    bool creators_thread = cur != NULL && cur->task == g->creator_task;
+    if (!creators_thread)
+        pl_detach_lock();
+    struct pl_scope *ps = g->parent_scope;
+    if (ps != NULL) {
+        pl_spin_lock(&ps->lock);
+        pl_count_locked(&g->creator->nchildren, -1);
+        if (g->sibling_prev != NULL)
+            g->sibling_prev->sibling_next = g->sibling_next;
+        else
+            ps->children = g->sibling_next;
+        if (g->sibling_next != NULL)
+            g->sibling_next->sibling_prev = g->sibling_prev;
+        g->parent_scope = NULL;
+        pl_spin_unlock(&ps->lock);
+    }
+    if (!creators_thread)
+        pl_detach_unlock();
+}
+
 void plait_group_destroy(plait_group *g)
 {
     if (g == NULL)
         return;
+    struct plait_ctx *cur = plait_current();
+    if (cur != NULL && cur->task->group == g)
+        return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
     if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
         pl_group_cancel(g, 0);
-        if (plait_group_wait(g) == EDEADLK)
-            return; /* from one of its own tasks: it cannot be freed yet */
+        plait_group_wait(g);
     }
     pl_timer_remove(g->pool, g);
-    struct pl_scope *ps = g->parent_scope;
-    if (ps != NULL) {
-        pl_spin_lock(&ps->lock);
-        if (g->parent_scope != NULL) {
-            pl_count_locked(&g->creator->nchildren, -1);
-            if (g->sibling_prev != NULL)
-                g->sibling_prev->sibling_next = g->sibling_next;
-            else
-                ps->children = g->sibling_next;
-            if (g->sibling_next != NULL)
-                g->sibling_next->sibling_prev = g->sibling_prev;
-        }
-        pl_spin_unlock(&ps->lock);
-    }
+    unregister(g);
     for (size_t i = 0; i < g->nerrors; i++)
         pl_free((char *)g->errors[i].message);
     pl_free(g->errors);

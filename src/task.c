@@ -172,6 +172,7 @@ struct plait_task *pl_task_new(struct plait_pool *pool, struct plait_group *g, p
     pl_ctx_init_root(&t->ctx, t, pool);
     pl_event_init(&t->done);
     atomic_init(&t->refs, (flags & PL_TASK_HANDLE) ? 2 : 1);
+    atomic_init(&t->cancelling, 0);
     t->code = 0;
     t->result = NULL;
     atomic_init(&t->id, 0);
@@ -207,8 +208,16 @@ static void task_finish(struct plait_task *t, int code)
             t->ctx.message = NULL; /* moved into the group */
     }
     t->code = code;
-    if (handle)
+    if (handle) {
         pl_event_set(&t->done); /* release: code, result, message */
+        /* A plait_task_cancel that saw the task unfinished may still walk
+         * the scope of our group, which the decrement below lets its
+         * waiter destroy: let it finish first. seq_cst: the other half of
+         * the store-buffering pair in plait_task_cancel (with the set's
+         * seq_cst RMW). */
+        while (atomic_load_explicit(&t->cancelling, memory_order_seq_cst) != 0)
+            pl_cpu_relax();
+    }
     /* acq_rel: release our work to the waiter; the last decrement acquires
      * the others'. */
     if (g != NULL &&
@@ -361,8 +370,15 @@ int plait_task_cancel(plait_task *t)
 {
     if (t == NULL)
         return EINVAL;
-    if (!pl_event_done(&t->done))
+    /* seq_cst RMW, then seq_cst load of done: a store-buffering pair with
+     * task_finish (set done, then read cancelling). Either we see the task
+     * done and leave it alone, or task_finish waits for us before its
+     * group can go away. */
+    atomic_fetch_add_explicit(&t->cancelling, 1, memory_order_seq_cst);
+    if (!(atomic_load_explicit(&t->done.state, memory_order_seq_cst) & PL_EV_DONE))
         pl_ctx_cancel(&t->ctx);
+    /* release: our walk happens-before the finisher's exit from its spin. */
+    atomic_fetch_sub_explicit(&t->cancelling, 1, memory_order_release);
     return 0;
 }
 

@@ -142,8 +142,17 @@ int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadli
     if (err != 0)
         return err;
     struct pl_timer *t = pool->timer;
-    atomic_store_explicit(&g->had_deadline, true, memory_order_relaxed);
+    /* seq_cst store, then the seq_cst CLOSED check: the store-buffering
+     * pair with plait_group_wait (CLOSED, then had_deadline). A deadline
+     * set while a wait closes the group is either refused here or removed
+     * by the wait, never left in the heap for the timer thread to find
+     * after the group is freed. */
+    atomic_store_explicit(&g->had_deadline, true, memory_order_seq_cst);
     pthread_mutex_lock(&t->lock);
+    if (atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED) {
+        pthread_mutex_unlock(&t->lock);
+        return EINVAL;
+    }
     if (g->heap_index != SIZE_MAX) {
         g->deadline = deadline;
         sift_down(t, g->heap_index);
@@ -171,10 +180,9 @@ int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadli
 
 void pl_timer_remove(struct plait_pool *pool, struct plait_group *g)
 {
-    /* relaxed: set by plait_group_set_timeout, which the caller of the wait
-     * or destroy ordered before its call (a group is not shared without
-     * synchronisation). Spares groups without deadlines the locks. */
-    if (!atomic_load_explicit(&g->had_deadline, memory_order_relaxed))
+    /* seq_cst: pl_timer_set's comment. Spares groups without deadlines
+     * the locks. */
+    if (!atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
         return;
     pthread_mutex_lock(&pool->timer_once);
     struct pl_timer *t = pool->timer;
