@@ -83,6 +83,14 @@ static inline void pl_lot_notify_local(struct pl_lot *lot)
         pl_lot_notify(lot, false, false);
 }
 
+/* An acq_rel RMW on the lot state and nothing else: orders the caller's
+ * earlier writes before, and its later reads after, every other thread's
+ * prepare or fenced notify (park.c's argument). */
+static inline void pl_lot_sync(struct pl_lot *lot)
+{
+    atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
+}
+
 /* Wake every sleeper (pool shutdown). */
 void pl_lot_notify_all(struct pl_lot *lot);
 

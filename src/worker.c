@@ -120,10 +120,10 @@ struct pl_job *pl_find_job(struct pl_worker *w)
 }
 
 /* Whether every worker of the pool is inside a wait. relaxed loads: each
- * caller orders them after its own publication by an RMW on the lot state
- * (a waiter's prepare: of two waiters that both re-check, the later RMW
- * sees the other's depth, park.c's argument) or by a seq_cst fence
- * (pl_notify_injected against wait_enter, a store-buffering pair). */
+ * caller orders them after its own publication by an acq_rel RMW on the
+ * lot state (a waiter's prepare, wait_enter, a producer's fenced notify):
+ * of two such threads, the later RMW reads from the earlier one and so
+ * sees what that thread wrote before it (park.c's argument). */
 static bool all_workers_waiting(const struct plait_pool *pool)
 {
     for (unsigned i = 0; i < pool->nworkers; i++)
@@ -193,9 +193,8 @@ void pl_notify_injected(struct plait_pool *pool)
         return;
     /* Only waiters that prefer their own work sleep. If every worker is in
      * a wait, nobody else will take the injected work: wake one anyway.
-     * seq_cst fence: against wait_enter's (store depth, fence, read the
-     * queue): either it sees our put, or we see its depth. */
-    atomic_thread_fence(memory_order_seq_cst);
+     * The notify's RMW pairs with wait_enter's: either it sees our put, or
+     * we see its depth. */
     if (all_workers_waiting(pool))
         pl_lot_notify(&pool->lot, true, false);
 }
@@ -206,13 +205,14 @@ void pl_notify_injected(struct plait_pool *pool)
 static void wait_enter(struct pl_worker *w)
 {
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
-    /* relaxed store + seq_cst fence: the store-buffering pair with
-     * pl_notify_injected (its comment). */
+    /* relaxed store, published by the RMW below: the store-buffering pair
+     * with pl_notify_injected (all_workers_waiting's comment). An RMW on
+     * the lot state rather than a fence, so that TSan checks it too. */
     atomic_store_explicit(&w->wait_depth, depth + 1, memory_order_relaxed);
     if (depth != 0)
         return;
-    atomic_thread_fence(memory_order_seq_cst);
     struct plait_pool *pool = w->pool;
+    pl_lot_sync(&pool->lot);
     if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
         pl_lot_notify(&pool->lot, true, false);
 }

@@ -301,3 +301,60 @@ Test(deadline, destroying_the_pool_with_a_far_deadline_pending, .timeout = TL_TI
     cr_assert_eq(plait_pool_destroy(pool), 0);
     cr_assert_lt(tl_since_s(t0), 5.0);
 }
+
+/* Rule 5 with rule 3's result order: a deadline that fires after the group
+ * was already cancelled does not turn the wait's ECANCELED into ETIMEDOUT. */
+Test(deadline, a_deadline_after_a_cancel_leaves_the_result_cancelled, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    plait_group *g = tl_group(pool, 0);
+    struct watch w;
+    watch_init(&w);
+    cr_assert_eq(plait_go(g, watch_task, &w), 0);
+    TL_AWAIT(tl_raised(&w.started));
+    TL_ASSERT_CODE(plait_group_cancel(g), 0);
+    TL_ASSERT_CODE(plait_group_set_timeout(g, 0), 0);
+    TL_AWAIT(plait_group_pending(g) == 0);
+    tl_sleep_ms(5); /* let the timer thread reach the fired deadline */
+    TL_ASSERT_CODE(plait_group_wait(g), ECANCELED);
+    plait_group_destroy(g);
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}
+
+/* A deadline set from another thread while a wait closes the group is
+ * either refused (EINVAL) or removed by the wait; the group is then freed
+ * and a stale heap entry would be a use after free (ASan) in the timer. */
+struct racing_timeout {
+    plait_group *g;
+    atomic_int go;
+    int r;
+};
+
+static void *set_timeout_thread(void *arg)
+{
+    struct racing_timeout *rt = arg;
+    while (!atomic_load(&rt->go))
+        ;
+    rt->r = plait_group_set_timeout(rt->g, 1000 * MS);
+    return NULL;
+}
+
+Test(deadline, a_deadline_set_while_the_group_closes_is_refused_or_removed, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    for (int i = 0; i < TL_SIZE(2000, 200); i++) {
+        struct racing_timeout rt = {.g = tl_group(pool, 0), .r = -1};
+        atomic_init(&rt.go, 0);
+        /* A deadline first, so the timer thread exists and the wait must
+         * look in its heap. */
+        TL_ASSERT_CODE(plait_group_set_timeout(rt.g, 1000 * MS), 0);
+        cr_assert_eq(plait_go(rt.g, tl_noop_task, NULL), 0);
+        pthread_t th = tl_thread(set_timeout_thread, &rt);
+        atomic_store(&rt.go, 1);
+        TL_ASSERT_CODE(plait_group_wait(rt.g), 0);
+        tl_join_thread(th);
+        cr_assert(rt.r == 0 || rt.r == EINVAL, "set_timeout returned %d", rt.r);
+        plait_group_destroy(rt.g);
+    }
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}

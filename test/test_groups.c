@@ -895,3 +895,138 @@ Test(any_thread, a_wait_is_not_held_up_by_an_unrelated_task_it_picked_up, .timeo
     cr_assert_eq(plait_pool_destroy(pool), 0);
     cr_assert(p_done, "P's wait was held up by an unrelated task it picked up (oneTBB #942)");
 }
+
+/* ---- Races at the end of a group's life (ASan and TSan builds catch a
+ * use after free or a task run after its group was over) ---------------- */
+
+struct late_spawners {
+    plait_group *g;
+    atomic_int ran, go;
+    int spawned[2];
+};
+
+static int late_count_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    atomic_fetch_add(&((struct late_spawners *)arg)->ran, 1);
+    return 0;
+}
+
+static void *late_spawner(void *arg)
+{
+    struct late_spawners *ls = *(struct late_spawners **)arg;
+    int *mine = (int *)((struct late_spawners **)arg)[1];
+    while (!atomic_load(&ls->go))
+        ;
+    while (plait_go(ls->g, late_count_task, ls) == 0)
+        (*mine)++;
+    return NULL;
+}
+
+/* Rule 6 */
+Test(spawn_late, two_threads_spawning_as_the_group_finishes_never_slip_in, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    for (int i = 0; i < TL_SIZE(300, 50); i++) {
+        struct late_spawners ls = {.g = tl_group(pool, 0)};
+        atomic_init(&ls.ran, 0);
+        atomic_init(&ls.go, 0);
+        void *a0[2] = {&ls, &ls.spawned[0]}, *a1[2] = {&ls, &ls.spawned[1]};
+        pthread_t t0 = tl_thread(late_spawner, a0), t1 = tl_thread(late_spawner, a1);
+        atomic_store(&ls.go, 1);
+        tl_sleep_ms(1);
+        int r = plait_group_wait(ls.g);
+        int ran = atomic_load(&ls.ran); /* every admitted task ran before the wait returned */
+        tl_join_thread(t0);
+        tl_join_thread(t1);
+        TL_ASSERT_CODE(r, 0);
+        cr_assert_eq(ran, ls.spawned[0] + ls.spawned[1], "round %d: %d ran, %d admitted", i, ran,
+                     ls.spawned[0] + ls.spawned[1]);
+        plait_group_destroy(ls.g);
+        cr_assert_eq(atomic_load(&ls.ran), ran, "a task ran after its group's wait returned");
+    }
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}
+
+struct hand_out {
+    _Atomic(plait_group *) inner;
+    atomic_int cancel_go;
+};
+
+static int make_inner_and_return(plait_ctx *ctx, void *arg)
+{
+    struct hand_out *h = arg;
+    plait_group *inner;
+    if (plait_group_create(&inner, plait_ctx_pool(ctx), 0) != 0)
+        return ENOMEM;
+    atomic_store(&h->inner, inner);
+    return 0; /* leaves inner registered under this task */
+}
+
+static void *destroy_inner_thread(void *arg)
+{
+    struct hand_out *h = arg;
+    plait_group *inner;
+    while ((inner = atomic_load(&h->inner)) == NULL)
+        ;
+    plait_group_destroy(inner);
+    return NULL;
+}
+
+/* Rule 4: a group created inside a task may be destroyed by another thread
+ * while that task returns and its own group is waited and destroyed. */
+Test(nesting_lifetime, a_nested_group_destroyed_elsewhere_as_its_creator_ends, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    for (int i = 0; i < TL_SIZE(500, 100); i++) {
+        struct hand_out h;
+        atomic_init(&h.inner, NULL);
+        plait_group *outer = tl_group(pool, 0);
+        pthread_t th = tl_thread(destroy_inner_thread, &h);
+        cr_assert_eq(plait_go(outer, make_inner_and_return, &h), 0);
+        TL_ASSERT_CODE(plait_group_wait(outer), 0);
+        plait_group_destroy(outer);
+        tl_join_thread(th);
+    }
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}
+
+static int make_inner_wait_and_return(plait_ctx *ctx, void *arg)
+{
+    (void)arg;
+    plait_group *inner;
+    if (plait_group_create(&inner, plait_ctx_pool(ctx), 0) != 0)
+        return ENOMEM;
+    plait_go(inner, tl_noop_task, NULL);
+    plait_group_wait(inner);
+    plait_group_destroy(inner);
+    return 0;
+}
+
+static void *cancel_task_thread(void *arg)
+{
+    plait_task *t = arg;
+    while (!plait_task_done(t))
+        plait_task_cancel(t);
+    plait_task_cancel(t);
+    return NULL;
+}
+
+/* A cancel of a task that is finishing must not touch its group after the
+ * group's waiter destroyed it. */
+Test(nesting_lifetime, a_task_cancelled_as_it_finishes_and_its_group_goes_away, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    for (int i = 0; i < TL_SIZE(500, 100); i++) {
+        plait_group *g = tl_group(pool, 0);
+        plait_task *t = plait_spawn(g, make_inner_wait_and_return, NULL);
+        cr_assert_not_null(t);
+        pthread_t th = tl_thread(cancel_task_thread, t);
+        int r = plait_group_wait(g);
+        cr_assert(r == 0 || r == ECANCELED, "wait returned %d", r);
+        plait_group_destroy(g);
+        tl_join_thread(th);
+        plait_task_release(t);
+    }
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}
