@@ -167,7 +167,9 @@ PLAIT_API int plait_group_cancel(plait_group *group);
 
 /* Cancels the group ns nanoseconds from now (within about a millisecond),
  * whether or not anyone waits on it. A later call replaces the deadline.
- * EINVAL for NULL or a group already waited. */
+ * EINVAL for NULL or a group already waited (also one whose wait returns
+ * meanwhile on another thread); ENOMEM, or pthread_create's error (EAGAIN)
+ * when the pool's timer thread, started by the first deadline, cannot be. */
 PLAIT_API int plait_group_set_timeout(plait_group *group, uint64_t ns);
 
 /* Tasks spawned into the group that have not finished; 0 for NULL. */
@@ -231,7 +233,8 @@ PLAIT_API int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, vo
  * automatic) and runs fn on each; a range no longer than grain is never
  * split. Blocks until done. The first failing chunk cancels the chunks not
  * yet started; returns 0 or the first error code. EINVAL: NULL pool or fn,
- * begin > end. Callable from tasks and from foreign threads. */
+ * begin > end; ESHUTDOWN: from a foreign thread while the pool is being
+ * destroyed; ENOMEM. Callable from tasks and from foreign threads. */
 PLAIT_API int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, size_t grain,
                                  plait_range_fn fn, void *arg);
 

@@ -70,6 +70,9 @@ struct plait_task {
     plait_fn fn;
     void *arg;
     struct plait_group *group; /* NULL for a lone task */
+    /* The context this task's worker was running when it started it (the
+     * task it runs inside, in a wait), or NULL: the worker's stack. */
+    struct plait_ctx *below;
     struct plait_ctx ctx;
     struct pl_event done;
     _Atomic uint32_t refs;

@@ -59,16 +59,21 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
      * which never fails, and the full handshake, as nobody else would
      * notice the work. */
     t->flags |= PL_TASK_INJECTED;
-    if (t->group != NULL &&
-        !atomic_load_explicit(&t->group->fed_from_outside, memory_order_relaxed))
-        /* relaxed: published with the task by the put's release; a
-         * waiter that missed it is woken by the notify below, whose RMW
-         * orders this store before its re-check. */
+    bool first_feed = t->group != NULL &&
+                      !atomic_load_explicit(&t->group->fed_from_outside, memory_order_relaxed);
+    if (first_feed)
+        /* relaxed: published by the notify's RMW below, after which a
+         * parking waiter's re-check (after its own RMW) sees it. */
         atomic_store_explicit(&t->group->fed_from_outside, true, memory_order_relaxed);
     pl_inject_put(&pool->inject, t);
     if (w == NULL || w->pool != pool)
         atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
-    pl_notify_injected(pool);
+    if (first_feed)
+        /* Waiters that parked declining injected work may accept it now
+         * (worker.c, may_take_injected): wake any sleeper. */
+        pl_lot_notify(&pool->lot, true, false);
+    else
+        pl_notify_injected(pool);
     return 0;
 }
 

@@ -237,6 +237,7 @@ void pl_task_run(struct pl_worker *w, struct plait_task *t)
         code = ECANCELED;
     } else {
         struct plait_ctx *saved = w->current;
+        t->below = saved;
         w->current = &t->ctx;
         code = t->fn(&t->ctx, t->arg);
         w->current = saved;

@@ -132,15 +132,34 @@ static bool all_workers_waiting(const struct plait_pool *pool)
     return true;
 }
 
+/* Whether a group of a task on w's stack (the tasks it runs, each inside
+ * the wait of the one below) was fed from outside: an injected task of it
+ * may be what the awaited work depends on (a sibling whose failure
+ * cancels it). Every task on the stack is running, so its group is alive;
+ * a join child's context names its root task, whose stack it extends. */
+static bool stack_fed_from_outside(const struct pl_worker *w)
+{
+    for (const struct plait_ctx *c = w->current; c != NULL; c = c->task->below) {
+        const struct plait_group *g = c->task->group;
+        /* relaxed: as in may_take_injected. */
+        if (g != NULL && atomic_load_explicit(&g->fed_from_outside, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 /* Whether a wait in this scope may take injected work now. */
 static inline bool may_take_injected(const struct pl_worker *w, const struct pl_wait_scope *s)
 {
     /* A wait on another pool's work: nothing here advances it, and this
      * pool's own injected work must not starve behind the wait.
-     * relaxed: the flag is a hint refreshed at every look; the notify
-     * that follows an injection orders it for a sleeping waiter. */
+     * relaxed: the flags are hints refreshed at every look; a sleeping
+     * waiter's re-check follows its prepare RMW, and the notify that
+     * follows a first injection into a group wakes every kind of
+     * sleeper (pool.c). */
     return s->pool != w->pool ||
-           (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed));
+           (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed)) ||
+           stack_fed_from_outside(w);
 }
 
 /* A wait's look for work: the thieves before the injection queue (file
