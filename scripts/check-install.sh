@@ -47,7 +47,10 @@ step "pkg-config, shared: $(pkg-config --libs plait)"
 "$cc" ${san_flags[@]+"${san_flags[@]}"} -o "$tmp/pc_shared" "$src" \
     $(pkg-config --cflags --libs plait)
 LD_LIBRARY_PATH="$libdir" "$tmp/pc_shared"
-if ldd "$tmp/pc_shared" | grep -q 'libplait\.so\.0'; then :; else
+# Not `ldd | grep -q`: with pipefail, grep's early exit gives ldd a SIGPIPE
+# and the pipeline fails at random.
+deps="$(ldd "$tmp/pc_shared")"
+if grep -q 'libplait\.so\.0' <<<"$deps"; then :; else
     echo "pc_shared is not linked to libplait.so.0"; exit 1
 fi
 
