@@ -90,7 +90,10 @@ enum { PLAIT_GROUP_COLLECT_ALL = 1u << 0 }; /* errors do not cancel the siblings
 
 /* Starts a pool. opts may be NULL (all defaults). On success *pool owns the
  * workers until plait_pool_destroy. EINVAL: pool NULL or $PLAIT_THREADS
- * unparsable; ENOMEM / EAGAIN: resources. */
+ * unparsable; ENOMEM / EAGAIN: resources.
+ * After fork(), the child may create and use pools of its own, but must not
+ * use or destroy a pool inherited from the parent: its threads exist only
+ * in the parent (the child's copy is abandoned, its memory not freed). */
 PLAIT_API int plait_pool_create(plait_pool **pool, const plait_pool_options *opts);
 
 /* Refuses new work from outside (ESHUTDOWN for plait_submit and foreign

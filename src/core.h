@@ -240,6 +240,8 @@ void pl_cancel_announce(void);
  * under the unregistering thread (ctx.c). Rare paths only. */
 void pl_detach_lock(void);
 void pl_detach_unlock(void);
+/* Registers the fork handler that resets that lock in a child (once). */
+void pl_fork_prepare_once(void);
 
 /* ---- group.c ---- */
 void pl_group_cancel(struct plait_group *g, uint32_t why);

@@ -86,6 +86,25 @@ void pl_ctx_cancel(struct plait_ctx *c)
  */
 static pthread_mutex_t detach_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork while another thread held the lock would leave it held forever
+ * in the child, whose new pools may need it. */
+static void detach_lock_reset_in_child(void)
+{
+    pthread_mutex_init(&detach_lock, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, detach_lock_reset_in_child);
+}
+
+void pl_fork_prepare_once(void)
+{
+    pthread_once(&atfork_once, atfork_register);
+}
+
 void pl_detach_lock(void)
 {
     pthread_mutex_lock(&detach_lock);

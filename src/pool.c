@@ -128,6 +128,7 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
 {
     if (out == NULL)
         return EINVAL;
+    pl_fork_prepare_once();
     plait_pool_options o = {0};
     if (opts != NULL)
         o = *opts;
