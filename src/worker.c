@@ -148,8 +148,10 @@ static bool stack_fed_from_outside(const struct pl_worker *w)
     return false;
 }
 
-/* Whether a wait in this scope may take injected work now. */
-static inline bool may_take_injected(const struct pl_worker *w, const struct pl_wait_scope *s)
+/* Whether a wait in this scope may take injected work now. Not cheap
+ * (the stack walk is as deep as the nesting): only when the injection
+ * queue holds something and nothing else was found. */
+static bool may_take_injected(const struct pl_worker *w, const struct pl_wait_scope *s)
 {
     /* A wait on another pool's work: nothing here advances it, and this
      * pool's own injected work must not starve behind the wait.
@@ -159,20 +161,19 @@ static inline bool may_take_injected(const struct pl_worker *w, const struct pl_
      * sleeper (pool.c). */
     return s->pool != w->pool ||
            (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed)) ||
-           stack_fed_from_outside(w);
+           stack_fed_from_outside(w) || all_workers_waiting(w->pool);
 }
 
 /* A wait's look for work: the thieves before the injection queue (file
  * comment). */
-static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s,
-                                       bool injected)
+static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s)
 {
     struct pl_job *j;
     if ((j = pl_deque_pop(&w->deque)) != NULL)
         return j;
     if ((j = steal_any(w, s->pool == w->pool ? s->victim : -1)) != NULL)
         return j;
-    if (injected || all_workers_waiting(w->pool))
+    if (pl_inject_maybe_nonempty(&w->pool->inject) && may_take_injected(w, s))
         return take_injected(w->pool);
     return NULL;
 }
@@ -289,8 +290,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
     unsigned spins = 0;
     wait_enter(w);
     while (!pl_event_done(e)) {
-        bool injected = may_take_injected(w, scope);
-        struct pl_job *j = find_job_waiting(w, scope, injected);
+        struct pl_job *j = find_job_waiting(w, scope);
         if (j != NULL) {
             if (searching) {
                 searching = false;
@@ -310,13 +310,13 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
             searching = false;
             search_found(w);
         }
-        injected = injected || all_workers_waiting(w->pool);
+        bool injected = may_take_injected(w, scope);
         pl_lot_prepare(lot, &w->parker, false, injected);
         if (!registered)
             registered = pl_event_register(e, &node);
         /* After prepare's RMW: the depth of a worker that entered its wait
          * meanwhile is visible now (all_workers_waiting). */
-        injected = injected || all_workers_waiting(w->pool);
+        injected = injected || may_take_injected(w, scope);
         if (pl_event_done(e) || work_visible(w, injected)) {
             searching = pl_lot_leave(lot, &w->parker);
             continue;
