@@ -29,9 +29,6 @@
 
 #include <plait.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 static int run_child(void (*fn)(void), double limit_s, bool *hung)
 {
@@ -123,33 +120,6 @@ static void foreign_cache_leak(void)
 }
 
 /* ---- 3 ---- */
-static uint64_t heap_in_use(void)
-{
-#if defined(__GLIBC__)
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL)
-        return 0;
-    malloc_info(0, f);
-    fclose(f);
-    unsigned long long fast = 0, rest = 0, mm = 0, cur = 0, c, v;
-    for (char *q = buf; q != NULL && *q != '\0'; q = strchr(q + 1, '<')) {
-        if (sscanf(q, "<total type=\"fast\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            fast = v;
-        else if (sscanf(q, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            rest = v;
-        else if (sscanf(q, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            mm = v;
-        else if (sscanf(q, "<system type=\"current\" size=\"%llu\"", &v) == 1)
-            cur = v;
-    }
-    free(buf);
-    return cur + mm - fast - rest;
-#else
-    return 0;
-#endif
-}
 /* Worker 0 spawns 2000 tasks and sleeps, so worker 1 steals and runs them
  * all: worker 0's cache drains (it mallocs new records), worker 1's
  * overflows to the pool's return stack, and the main thread's next submit
@@ -188,9 +158,9 @@ static void record_pileup(void)
         plait_group_wait(f.g);
         plait_group_destroy(f.g);
         if (it == iters / 2)
-            half = heap_in_use();
+            half = st_heap_in_use();
     }
-    pileup_mib = ((double)heap_in_use() - (double)half) / 1048576.0;
+    pileup_mib = ((double)st_heap_in_use() - (double)half) / 1048576.0;
     printf("    heap grew by %.2f MiB over the second 200 thousand tasks\n", pileup_mib);
     CHECK(half == 0 || pileup_mib < 2.0, "heap grew by %.2f MiB over 200 thousand tasks",
           pileup_mib);

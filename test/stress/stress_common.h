@@ -21,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -257,6 +261,38 @@ static inline uint64_t st_arg_u64(int argc, char **argv, const char *name, uint6
 {
     const char *v = st_arg(argc, argv, name);
     return v != NULL ? strtoull(v, NULL, 0) : dflt;
+}
+
+/* Bytes malloc has handed out and not had back, over all arenas (glibc's
+ * malloc_info totals: system current - free fast/rest chunks + mmapped),
+ * or 0: a finer gauge than RSS for records that pile up somewhere. */
+static inline uint64_t st_heap_in_use(void)
+{
+#if defined(__GLIBC__)
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return 0;
+    malloc_info(0, f);
+    fclose(f);
+    /* The totals over all heaps come last: take the last of each. */
+    unsigned long long fast = 0, rest = 0, mmapped = 0, current = 0, c, v;
+    for (char *p = buf; p != NULL && *p != '\0'; p = strchr(p + 1, '<')) {
+        if (sscanf(p, "<total type=\"fast\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
+            fast = v;
+        else if (sscanf(p, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
+            rest = v;
+        else if (sscanf(p, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
+            mmapped = v;
+        else if (sscanf(p, "<system type=\"current\" size=\"%llu\"", &v) == 1)
+            current = v;
+    }
+    free(buf);
+    return current + mmapped - fast - rest;
+#else
+    return 0;
+#endif
 }
 
 #endif

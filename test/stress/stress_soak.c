@@ -23,10 +23,6 @@
 
 #include <plait.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#define HAVE_MALLOC_INFO 1
-#endif
 
 #define MAXW 64
 
@@ -116,37 +112,6 @@ static uint64_t rss_bytes(void)
     return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Bytes malloc has handed out and not had back, over all arenas (glibc's
- * malloc_info totals: system current - free fast/rest chunks + mmapped),
- * or 0: a finer gauge than RSS for records that pile up somewhere. */
-static uint64_t heap_in_use(void)
-{
-#ifdef HAVE_MALLOC_INFO
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL)
-        return 0;
-    malloc_info(0, f);
-    fclose(f);
-    /* The totals over all heaps come last: take the last of each. */
-    unsigned long long fast = 0, rest = 0, mmapped = 0, current = 0, c, v;
-    for (char *p = buf; p != NULL && *p != '\0'; p = strchr(p + 1, '<')) {
-        if (sscanf(p, "<total type=\"fast\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            fast = v;
-        else if (sscanf(p, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            rest = v;
-        else if (sscanf(p, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"", &c, &v) == 2)
-            mmapped = v;
-        else if (sscanf(p, "<system type=\"current\" size=\"%llu\"", &v) == 1)
-            current = v;
-    }
-    free(buf);
-    return current + mmapped - fast - rest;
-#else
-    return 0;
-#endif
-}
 
 static _Atomic uint64_t progress;
 static void dump(void)
@@ -217,7 +182,7 @@ int main(int argc, char **argv)
             if (samples == 5) /* 10%: warm */
                 rss_warm = rss;
             if (samples == 25) /* 50% */
-                heap_half = heap_in_use();
+                heap_half = st_heap_in_use();
             if (samples > 5 && rss > rss_max)
                 rss_max = rss;
             if (samples % 10 == 0) {
@@ -259,7 +224,7 @@ int main(int argc, char **argv)
         CHECK(growth < 32.0, "RSS grew by %.1f MiB after the warm-up", growth);
     /* After the warm-up the heap is flat: the second half adds nothing
      * (record caches are bounded). */
-    uint64_t heap_end = heap_in_use();
+    uint64_t heap_end = st_heap_in_use();
     double heap_growth = ((double)heap_end - (double)heap_half) / 1048576.0;
     if (!ST_SANITIZED && heap_half != 0)
         CHECK(heap_growth < 4.0, "malloc'd memory grew by %.2f MiB over the second half",
