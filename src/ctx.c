@@ -198,7 +198,7 @@ int plait_sleep(plait_ctx *ctx, uint64_t ns)
     /* Work this worker queued must not wait for our sleep: make sure a
      * sibling is awake to steal it. */
     if (w != NULL && pl_deque_size_hint(&w->deque) > 0)
-        pl_lot_notify(&w->pool->lot, true, false);
+        pl_lot_notify(&w->pool->lot, true, PL_WAKE_ANY);
     /* seq_cst: the sleeper's side of the handshake with pl_cancel_announce:
      * announce, read the epoch, read the flags (seq_cst), sleep on the
      * epoch. A canceller that read sleepers == 0 set its flag before our

@@ -52,7 +52,7 @@ bool pl_lot_search_end(struct pl_lot *lot)
 }
 
 void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
-                    bool takes_injected)
+                    enum pl_parker_kind kind)
 {
     /* relaxed: only this thread and wakers (under the lot lock, after the
      * push below) touch the word; the futex call rereads it. */
@@ -62,7 +62,7 @@ void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
     lot->idle = p;
     p->on_idle = true;
     p->handed_search = false;
-    p->takes_injected = takes_injected;
+    p->kind = (unsigned char)kind;
     uint32_t delta = ONE_SLEEPER - (was_searching ? ONE_SEARCHER : 0);
     /* acq_rel: the parker's half of the Dekker handshake (file comment). */
     atomic_fetch_add_explicit(&lot->state, delta, memory_order_acq_rel);
@@ -107,18 +107,30 @@ void pl_parker_wake(struct pl_parker *p)
     pl_futex_wake(&p->word, 1);
 }
 
-static bool wake_one(struct pl_lot *lot, bool injected)
+static bool wanted(const struct pl_parker *p, enum pl_wake_whom whom)
+{
+    switch (whom) {
+    case PL_WAKE_TAKER:
+        return p->kind == PL_PARK_TAKES;
+    case PL_WAKE_DECLINER:
+        return p->kind == PL_PARK_DECLINES;
+    default:
+        return true;
+    }
+}
+
+static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
 {
     bool declined = false;
     struct pl_parker *p = NULL;
     pthread_mutex_lock(&lot->lock);
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     /* Re-check under the lock: another notifier may have woken the last
-     * sleeper, or a searcher may have appeared. */
+     * sleeper, or a searcher may have appeared. The idle stack is at most
+     * as long as the pool has workers. */
     struct pl_parker **pp = &lot->idle;
-    if (injected) /* a waiter that would not take the work cannot pass it on */
-        while (*pp != NULL && !(*pp)->takes_injected)
-            pp = &(*pp)->next;
+    while (*pp != NULL && !wanted(*pp, whom))
+        pp = &(*pp)->next;
     declined = *pp == NULL && lot->idle != NULL;
     if (*pp != NULL && PL_LOT_SEARCHING(s) == 0) {
         p = *pp;
@@ -137,7 +149,7 @@ static bool wake_one(struct pl_lot *lot, bool injected)
     return declined;
 }
 
-bool pl_lot_notify(struct pl_lot *lot, bool fenced, bool injected)
+bool pl_lot_notify(struct pl_lot *lot, bool fenced, enum pl_wake_whom whom)
 {
     uint32_t s;
     if (fenced)
@@ -148,7 +160,34 @@ bool pl_lot_notify(struct pl_lot *lot, bool fenced, bool injected)
         s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     if (PL_LOT_SLEEPERS(s) == 0 || PL_LOT_SEARCHING(s) != 0)
         return false;
-    return wake_one(lot, injected);
+    return wake_one(lot, whom);
+}
+
+void pl_lot_wake_decliners(struct pl_lot *lot)
+{
+    pthread_mutex_lock(&lot->lock);
+    struct pl_parker **pp = &lot->idle, *woken = NULL;
+    while (*pp != NULL) {
+        struct pl_parker *q = *pp;
+        if (q->kind == PL_PARK_TAKES) {
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        q->on_idle = false;
+        q->next = woken;
+        woken = q;
+        /* relaxed: under the lock, as in wake_one (no hand-over search:
+         * each looks for its own awaited work). */
+        atomic_fetch_sub_explicit(&lot->state, ONE_SLEEPER, memory_order_relaxed);
+    }
+    /* Wake while holding the lock, as pl_lot_notify_all does. */
+    while (woken != NULL) {
+        struct pl_parker *next = woken->next;
+        pl_parker_wake(woken);
+        woken = next;
+    }
+    pthread_mutex_unlock(&lot->lock);
 }
 
 void pl_lot_notify_all(struct pl_lot *lot)

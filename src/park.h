@@ -29,7 +29,21 @@ struct pl_parker {
     struct pl_parker *next;  /* idle stack link; lot lock */
     bool on_idle;            /* lot lock */
     bool handed_search;      /* lot lock: popped by a notifier, counted as searching */
-    bool takes_injected;     /* lot lock: would run work from the injection queue */
+    unsigned char kind;      /* lot lock: enum pl_parker_kind */
+};
+
+/* What a parked worker would do with injected work (worker.c). */
+enum pl_parker_kind {
+    PL_PARK_TAKES,          /* takes it: an idle worker, or a wait that may */
+    PL_PARK_DECLINES,       /* a wait that prefers its own work */
+    PL_PARK_DECLINES_TIMED, /* declining, and asleep until it takes it anyway */
+};
+
+/* Whom a notify wakes. */
+enum pl_wake_whom {
+    PL_WAKE_ANY,      /* the most recent sleeper */
+    PL_WAKE_TAKER,    /* a PL_PARK_TAKES sleeper, or none */
+    PL_WAKE_DECLINER, /* a PL_PARK_DECLINES sleeper (to start its clock), or none */
 };
 
 struct pl_lot {
@@ -53,10 +67,9 @@ void pl_lot_search_begin(struct pl_lot *lot);
 bool pl_lot_search_end(struct pl_lot *lot);
 
 /* Announce p as a sleeper (and stop searching if it was). The caller must
- * re-check for work after this returns. takes_injected: p would run work
- * from the injection queue (a wait that prefers its own work would not). */
+ * re-check for work after this returns. kind: enum pl_parker_kind. */
 void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
-                    bool takes_injected);
+                    enum pl_parker_kind kind);
 /* Undo pl_lot_prepare (work was found, or the sleep ended). Returns true
  * when a notifier had already popped p and counted it as searching: the
  * caller is then a searcher and must end the search itself. */
@@ -69,18 +82,18 @@ void pl_parker_wake(struct pl_parker *p);
  * through this notify (injection queue, waits), so do the full Dekker
  * handshake with an RMW; not fenced: a cheap relaxed check, enough when the
  * caller's own thread will also get to the work (its own deque).
- * injected: the work is in the injection queue only, so wake a sleeper that
- * takes injected work, or none. Returns true when it woke nobody although
- * some sleeper would not take injected work (the caller may decide that it
- * must, and notify again with injected false). */
-bool pl_lot_notify(struct pl_lot *lot, bool fenced, bool injected);
+ * whom: which sleeper may be woken (PL_WAKE_TAKER when the work is in the
+ * injection queue only). Returns true when it woke nobody although some
+ * worker sleeps that is not of the kind asked for (the caller may then ask
+ * for another kind). */
+bool pl_lot_notify(struct pl_lot *lot, bool fenced, enum pl_wake_whom whom);
 /* The unfenced notify's test, inline for the spawn and join paths. */
 static inline void pl_lot_notify_local(struct pl_lot *lot)
 {
     /* relaxed: a hint; the caller's own thread will reach the work. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     if (pl_unlikely(PL_LOT_SLEEPERS(s) != 0 && PL_LOT_SEARCHING(s) == 0))
-        pl_lot_notify(lot, false, false);
+        pl_lot_notify(lot, false, PL_WAKE_ANY);
 }
 
 /* An acq_rel RMW on the lot state and nothing else: orders the caller's
@@ -90,6 +103,10 @@ static inline void pl_lot_sync(struct pl_lot *lot)
 {
     atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
 }
+
+/* Wake every sleeper that declines injected work (a group's first
+ * injection may make them accept it). */
+void pl_lot_wake_decliners(struct pl_lot *lot);
 
 /* Wake every sleeper (pool shutdown). */
 void pl_lot_notify_all(struct pl_lot *lot);

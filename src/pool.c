@@ -68,12 +68,11 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
     pl_inject_put(&pool->inject, t);
     if (w == NULL || w->pool != pool)
         atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
+    pl_notify_injected(pool);
     if (first_feed)
         /* Waiters that parked declining injected work may accept it now
-         * (worker.c, may_take_injected): wake any sleeper. */
-        pl_lot_notify(&pool->lot, true, false);
-    else
-        pl_notify_injected(pool);
+         * (worker.c, may_take_injected): they look again. Once per group. */
+        pl_lot_wake_decliners(&pool->lot);
     return 0;
 }
 
@@ -227,7 +226,7 @@ int plait_pool_destroy(plait_pool *pool)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
             if (empty)
                 break;
-            pl_lot_notify(&pool->lot, true, true);
+            pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
         }
         pl_futex_wait(&pool->idle, idle, pl_now_ns() + 10000000u);
     }

@@ -17,7 +17,12 @@
  * pool is inside a wait: then nobody else would run injected work, and the
  * awaited work may depend on it (a task that runs until a failing sibling,
  * spawned from outside, cancels it). The injection queue is FIFO, so such
- * a wait may still pick up unrelated work queued before.
+ * a wait may still pick up unrelated work queued before. Whatever the
+ * rules miss (a busy task elsewhere that needs an unrelated injected task:
+ * a cancel, a flag), the decline clock covers: a wait takes injected work
+ * it declined for PL_DECLINE_NS anyway, so a preference can delay work but
+ * never strand it. Sleeping decliners are woken only for that clock, for
+ * a group's first injection, or when every worker waits.
  *
  * An idle worker searches for a while (counted as searching, so producers
  * do not wake anyone), then parks. A searcher that finds work and was the
@@ -46,6 +51,12 @@
  * latency with 2 cores). About 20-40 us in all. */
 #define PL_IDLE_SPINS 24
 #define PL_WAIT_SPINS 24
+/* How long a wait declines injected work it does not prefer before it
+ * takes it anyway (find_job_waiting). Long enough that a wait is not held
+ * up by an unrelated task when its own work finishes soon (oneTBB #942);
+ * short enough to bound the stall when every other worker is busy with
+ * work that needs the injected task. */
+#define PL_DECLINE_NS 100000000u
 
 static inline uint64_t next_rand(struct pl_worker *w)
 {
@@ -165,17 +176,33 @@ static bool may_take_injected(const struct pl_worker *w, const struct pl_wait_sc
 }
 
 /* A wait's look for work: the thieves before the injection queue (file
- * comment). */
-static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s)
+ * comment). The decline clock: injected work this wait may not take is
+ * taken anyway once it has declined it for PL_DECLINE_NS, so that nothing
+ * waits forever behind a preference (a task busy elsewhere may depend on
+ * it: a cancel, a flag it sets). *declined_since is 0 until the first
+ * decline. */
+static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s,
+                                       uint64_t *declined_since)
 {
     struct pl_job *j;
     if ((j = pl_deque_pop(&w->deque)) != NULL)
         return j;
     if ((j = steal_any(w, s->pool == w->pool ? s->victim : -1)) != NULL)
         return j;
-    if (pl_inject_maybe_nonempty(&w->pool->inject) && may_take_injected(w, s))
-        return take_injected(w->pool);
-    return NULL;
+    if (!pl_inject_maybe_nonempty(&w->pool->inject)) {
+        *declined_since = 0; /* what we declined went elsewhere */
+        return NULL;
+    }
+    if (!may_take_injected(w, s)) {
+        uint64_t now = pl_now_ns();
+        if (*declined_since == 0) {
+            *declined_since = now;
+            return NULL;
+        }
+        if (now - *declined_since < PL_DECLINE_NS)
+            return NULL;
+    }
+    return take_injected(w->pool);
 }
 
 static bool deque_work_visible(struct plait_pool *pool)
@@ -207,16 +234,31 @@ static void backoff(unsigned spins)
         pl_cpu_relax();
 }
 
+/* After injected work became visible; decliner: the caller is a waiter
+ * that declined it (it hands its wake-up on). */
+static void notify_injected(struct plait_pool *pool, bool decliner)
+{
+    if (!pl_lot_notify(&pool->lot, true, PL_WAKE_TAKER))
+        return;
+    /* Only waiters that decline injected work sleep. If every worker is in
+     * a wait, nobody else will take it: wake one of them, and it will
+     * (may_take_injected). The notify's RMW pairs with wait_enter's:
+     * either it sees our put, or we see its depth. */
+    if (all_workers_waiting(pool)) {
+        pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
+        return;
+    }
+    /* Else wake a decliner whose clock does not run yet: it takes the work
+     * after PL_DECLINE_NS if nobody else has (a busy worker's task may be
+     * what the awaited work waits for). A decliner handing on does not:
+     * it runs its own clock. */
+    if (!decliner)
+        pl_lot_notify(&pool->lot, true, PL_WAKE_DECLINER);
+}
+
 void pl_notify_injected(struct plait_pool *pool)
 {
-    if (!pl_lot_notify(&pool->lot, true, true))
-        return;
-    /* Only waiters that prefer their own work sleep. If every worker is in
-     * a wait, nobody else will take the injected work: wake one anyway.
-     * The notify's RMW pairs with wait_enter's: either it sees our put, or
-     * we see its depth. */
-    if (all_workers_waiting(pool))
-        pl_lot_notify(&pool->lot, true, false);
+    notify_injected(pool, false);
 }
 
 /* The outermost wait of a worker may be the one that leaves no worker
@@ -234,7 +276,7 @@ static void wait_enter(struct pl_worker *w)
     struct plait_pool *pool = w->pool;
     pl_lot_sync(&pool->lot);
     if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
-        pl_lot_notify(&pool->lot, true, false);
+        pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
 }
 
 static inline void wait_leave(struct pl_worker *w)
@@ -246,15 +288,15 @@ static inline void wait_leave(struct pl_worker *w)
 /* A searcher that found work stops searching; the last one wakes the next
  * sleeper if more work is visible (park.h: Dekker with the producers'
  * fenced notify, through search_end's RMW). */
-static void search_found(struct pl_worker *w)
+static void search_found(struct pl_worker *w, bool decliner)
 {
     struct pl_lot *lot = &w->pool->lot;
     if (!pl_lot_search_end(lot))
         return;
     if (deque_work_visible(w->pool))
-        pl_lot_notify(lot, false, false);
+        pl_lot_notify(lot, false, PL_WAKE_ANY);
     else if (pl_inject_maybe_nonempty(&w->pool->inject))
-        pl_notify_injected(w->pool);
+        notify_injected(w->pool, decliner);
 }
 
 static void wait_foreign(struct pl_event *e)
@@ -288,13 +330,14 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
     bool registered = false;
     bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
+    uint64_t declined_since = 0;
     wait_enter(w);
     while (!pl_event_done(e)) {
-        struct pl_job *j = find_job_waiting(w, scope);
+        struct pl_job *j = find_job_waiting(w, scope, &declined_since);
         if (j != NULL) {
             if (searching) {
                 searching = false;
-                search_found(w);
+                search_found(w, false);
             }
             pl_run_job(w, j);
             spins = 0;
@@ -305,23 +348,31 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
             continue;
         }
         /* A wake-up handed to us that found nothing we may run goes on
-         * to a sleeper that may (the work may be injected, unrelated). */
+         * to a sleeper that takes injected work, if any. */
         if (searching) {
             searching = false;
-            search_found(w);
+            search_found(w, true);
         }
         bool injected = may_take_injected(w, scope);
-        pl_lot_prepare(lot, &w->parker, false, injected);
+        /* Declining queued work: sleep no longer than the decline clock. */
+        uint64_t deadline = declined_since != 0 ? declined_since + PL_DECLINE_NS : 0;
+        pl_lot_prepare(lot, &w->parker, false,
+                       injected ? PL_PARK_TAKES
+                       : deadline != 0 ? PL_PARK_DECLINES_TIMED
+                                       : PL_PARK_DECLINES);
         if (!registered)
             registered = pl_event_register(e, &node);
         /* After prepare's RMW: the depth of a worker that entered its wait
-         * meanwhile is visible now (all_workers_waiting). */
+         * meanwhile, and a group's first feed, are visible now. Queued
+         * injected work we decline does not keep us awake: the clock's
+         * deadline ends the sleep. */
         injected = injected || may_take_injected(w, scope);
-        if (pl_event_done(e) || work_visible(w, injected)) {
+        if (pl_event_done(e) || work_visible(w, injected) ||
+            (deadline != 0 && pl_now_ns() >= deadline)) {
             searching = pl_lot_leave(lot, &w->parker);
             continue;
         }
-        pl_parker_sleep(&w->parker, 0);
+        pl_parker_sleep(&w->parker, deadline);
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
     }
@@ -329,7 +380,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
      * sleeper, if there is work for it. */
     wait_leave(w);
     if (searching)
-        search_found(w);
+        search_found(w, false);
     while (!pl_event_can_leave(e))
         pl_cpu_relax();
 }
@@ -362,7 +413,7 @@ void *pl_worker_main(void *arg)
         if (j != NULL) {
             if (searching) {
                 searching = false;
-                search_found(w);
+                search_found(w, false);
             }
             spins = 0;
             pl_run_job(w, j);
@@ -379,7 +430,7 @@ void *pl_worker_main(void *arg)
             backoff(spins++);
             continue;
         }
-        pl_lot_prepare(lot, &w->parker, searching, true);
+        pl_lot_prepare(lot, &w->parker, searching, PL_PARK_TAKES);
         searching = false;
         if (work_visible(w, true) || atomic_load_explicit(&pool->stop, memory_order_acquire)) {
             /* Searching again, not merely awake: a producer may have
@@ -402,7 +453,7 @@ void *pl_worker_main(void *arg)
         spins = 0;
     }
     if (searching)
-        search_found(w);
+        search_found(w, false);
     if (pool->opts.on_thread_stop != NULL)
         pool->opts.on_thread_stop(w->index, pool->opts.userdata);
     pl_tls_worker = NULL;

@@ -1030,3 +1030,110 @@ Test(nesting_lifetime, a_task_cancelled_as_it_finishes_and_its_group_goes_away, 
     }
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
+
+/* ---- A wait's preference never strands injected work ---------------------- */
+
+struct stranded {
+    _Atomic(plait_group *) g;
+    atomic_int spinner_started, a_started;
+};
+
+static int spin_until_cancelled(plait_ctx *ctx, void *arg)
+{
+    struct stranded *s = arg;
+    tl_raise(&s->spinner_started);
+    return TL_SPIN_UNTIL(plait_cancelled(ctx), TL_WAIT_S) ? ECANCELED : EIO;
+}
+
+/* Creates G, spawns the spinner (another worker steals it), waits on G. */
+static int wait_on_spinner(plait_ctx *ctx, void *arg)
+{
+    struct stranded *s = arg;
+    tl_raise(&s->a_started);
+    plait_group *g;
+    int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
+    if (r != 0)
+        return r;
+    if ((r = plait_go(g, spin_until_cancelled, s)) == 0 &&
+        !tl_wait_flag(&s->spinner_started, TL_WAIT_S))
+        r = EIO;
+    atomic_store(&s->g, g);
+    int w = plait_group_wait(g);
+    plait_group_destroy(g);
+    return r != 0 ? r : w == ECANCELED ? 0 : w;
+}
+
+static int cancel_g(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    return plait_group_cancel(atomic_load(&((struct stranded *)arg)->g));
+}
+
+/* Rule 7: two workers, one spinning in a task that only a cancel ends, the
+ * other waiting (and declining unrelated injected work); the cancel comes
+ * from a submitted task. The waiter must run it after all. */
+Test(any_thread, a_declining_wait_still_runs_the_injected_task_others_depend_on,
+     .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    struct stranded s;
+    atomic_init(&s.g, NULL);
+    atomic_init(&s.spinner_started, 0);
+    atomic_init(&s.a_started, 0);
+    plait_task *a = plait_submit(pool, wait_on_spinner, &s);
+    cr_assert_not_null(a);
+    TL_AWAIT(atomic_load(&s.g) != NULL);
+    tl_sleep_ms(50); /* not a handshake: gives the waiter time to park */
+    plait_task *x = plait_submit(pool, cancel_g, &s);
+    cr_assert_not_null(x);
+    TL_ASSERT_CODE(plait_task_wait(a), 0);
+    TL_ASSERT_CODE(plait_task_wait(x), 0);
+    plait_task_release(a);
+    plait_task_release(x);
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}
+
+static int fail_eio(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return EIO;
+}
+
+/* Spawns wait_on_spinner into K and waits on K, after the other waiter. */
+static int wait_on_waiter(plait_ctx *ctx, void *arg)
+{
+    struct stranded *s = arg;
+    plait_group *k;
+    int r = plait_group_create(&k, plait_ctx_pool(ctx), 0);
+    if (r != 0)
+        return r;
+    if ((r = plait_go(k, wait_on_spinner, s)) == 0 &&
+        !tl_wait_flag(&s->spinner_started, TL_WAIT_S))
+        r = EIO;
+    int w = plait_group_wait(k);
+    plait_group_destroy(k);
+    return r != 0 ? r : w;
+}
+
+/* Rule 7 with rule 2: three workers, two of them waiting and parked (each
+ * declining injected work), the third spinning until its group is
+ * cancelled; a failing task is then spawned into that group from outside.
+ * The waiter on that group must take it, and the failure end the spin. */
+Test(any_thread, the_first_spawn_from_outside_reaches_a_parked_waiter_of_its_group,
+     .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(3);
+    struct stranded s;
+    atomic_init(&s.g, NULL);
+    atomic_init(&s.spinner_started, 0);
+    atomic_init(&s.a_started, 0);
+    plait_task *b = plait_submit(pool, wait_on_waiter, &s);
+    cr_assert_not_null(b);
+    TL_AWAIT(atomic_load(&s.g) != NULL);
+    tl_sleep_ms(50); /* not a handshake: gives the waiters time to park */
+    TL_ASSERT_CODE(plait_go(atomic_load(&s.g), fail_eio, NULL), 0);
+    TL_ASSERT_CODE(plait_task_wait(b), EIO); /* the failure, passed up by both waits */
+    plait_task_release(b);
+    cr_assert_eq(plait_pool_destroy(pool), 0);
+}

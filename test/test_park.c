@@ -159,8 +159,8 @@ static uint32_t lot_state(void)
 
 Test(lot, notify_without_sleepers_wakes_nobody, .init = lot_init, .fini = lot_fini)
 {
-    pl_lot_notify(&lot, true, false);
-    pl_lot_notify(&lot, false, false);
+    pl_lot_notify(&lot, true, PL_WAKE_ANY);
+    pl_lot_notify(&lot, false, PL_WAKE_ANY);
     pl_lot_notify_local(&lot);
     cr_assert_eq(atomic_load(&lot.wakeups), 0u);
     cr_assert_eq(lot_state(), 0u);
@@ -170,7 +170,7 @@ Test(lot, prepare_then_leave_undoes_the_announcement, .init = lot_init, .fini = 
 {
     struct pl_parker p;
     parker_init(&p);
-    pl_lot_prepare(&lot, &p, false, true);
+    pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
     cr_assert_eq(PL_LOT_SLEEPERS(lot_state()), 1u);
     cr_assert_eq(atomic_load(&lot.parks), 1u);
     cr_assert_not(pl_lot_leave(&lot, &p), "nobody handed a search to the parker");
@@ -186,7 +186,7 @@ Test(lot, prepare_from_searching_moves_the_searcher_to_sleeper, .init = lot_init
     parker_init(&p);
     pl_lot_search_begin(&lot);
     cr_assert_eq(PL_LOT_SEARCHING(lot_state()), 1u);
-    pl_lot_prepare(&lot, &p, true, true);
+    pl_lot_prepare(&lot, &p, true, PL_PARK_TAKES);
     cr_assert_eq(PL_LOT_SEARCHING(lot_state()), 0u);
     cr_assert_eq(PL_LOT_SLEEPERS(lot_state()), 1u);
     cr_assert_not(pl_lot_leave(&lot, &p));
@@ -197,8 +197,8 @@ Test(lot, notify_pops_a_prepared_parker_and_hands_it_the_search, .init = lot_ini
 {
     struct pl_parker p;
     parker_init(&p);
-    pl_lot_prepare(&lot, &p, false, true);
-    pl_lot_notify(&lot, true, false);
+    pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
+    pl_lot_notify(&lot, true, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 1u);
     cr_assert_eq(atomic_load(&p.word), 0u, "the parker's word is cleared: its sleep returns");
     cr_assert_eq(PL_LOT_SLEEPERS(lot_state()), 0u);
@@ -215,13 +215,13 @@ Test(lot, notify_is_throttled_while_someone_searches, .init = lot_init, .fini = 
     struct pl_parker p;
     parker_init(&p);
     pl_lot_search_begin(&lot);
-    pl_lot_prepare(&lot, &p, false, true);
-    pl_lot_notify(&lot, true, false);
+    pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
+    pl_lot_notify(&lot, true, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 0u, "a searcher will find the work itself");
     cr_assert_eq(atomic_load(&p.word), 1u);
     /* The searcher found work and was the last: it notifies in turn. */
     cr_assert(pl_lot_search_end(&lot));
-    pl_lot_notify(&lot, true, false);
+    pl_lot_notify(&lot, true, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 1u);
     cr_assert_eq(atomic_load(&p.word), 0u);
     cr_assert(pl_lot_leave(&lot, &p));
@@ -233,7 +233,7 @@ Test(lot, sleep_with_a_deadline_returns_unwoken, .init = lot_init, .fini = lot_f
 {
     struct pl_parker p;
     parker_init(&p);
-    pl_lot_prepare(&lot, &p, false, true);
+    pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
     uint64_t t0 = tl_now_ns();
     pl_parker_sleep(&p, pl_now_ns() + 5000000u);
     cr_assert_geq(tl_now_ns() - t0, 5000000u, "slept only %" PRIu64 " ns", tl_now_ns() - t0);
@@ -252,7 +252,7 @@ struct sleeper {
 static void *sleeper_main(void *arg)
 {
     struct sleeper *s = arg;
-    pl_lot_prepare(&lot, &s->p, false, true);
+    pl_lot_prepare(&lot, &s->p, false, PL_PARK_TAKES);
     tl_raise(&s->prepared);
     pl_parker_sleep(&s->p, 0); /* no deadline: only a wake ends it */
     s->handed = pl_lot_leave(&lot, &s->p);
@@ -272,7 +272,7 @@ Test(lot, notify_wakes_a_sleeping_thread, .init = lot_init, .fini = lot_fini, .t
         TL_AWAIT(tl_raised(&s.prepared));
         if (round % 2 == 0)
             sched_yield(); /* sometimes notify before it sleeps, sometimes after */
-        pl_lot_notify(&lot, true, false);
+        pl_lot_notify(&lot, true, PL_WAKE_ANY);
         tl_join_thread(th);
         cr_assert(tl_raised(&s.woke));
         cr_assert(s.handed);
