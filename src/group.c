@@ -272,7 +272,11 @@ static void unregister(struct plait_group *g)
     struct pl_scope *ps = g->parent_scope;
     if (ps != NULL) {
         pl_spin_lock(&ps->lock);
-        pl_count_locked(&g->creator->nchildren, -1);
+        /* Another thread leaves the creator's count alone: so the
+         * creator's end takes the slow path and its locks, and cannot
+         * finish (letting the scope's owner be freed) before our unlock. */
+        if (creators_thread)
+            pl_count_locked(&g->creator->nchildren, -1);
         if (g->sibling_prev != NULL)
             g->sibling_prev->sibling_next = g->sibling_next;
         else
