@@ -212,7 +212,11 @@ static void *st_watchdog_main(void *unused)
     (void)unused;
     while (!atomic_load(&st_wd_stop)) {
         st_sleep_ns(100000000u);
-        double idle = (double)(st_now_ns() - atomic_load(&st_wd_last)) / 1e9;
+        /* Read the clock after the last kick: a kick between the two reads
+         * would otherwise make the difference wrap around. */
+        uint64_t last = atomic_load(&st_wd_last);
+        uint64_t now = st_now_ns();
+        double idle = now > last ? (double)(now - last) / 1e9 : 0.0;
         if (idle > st_wd_limit_s && !atomic_load(&st_wd_stop)) {
             fprintf(stderr, "WATCHDOG: no progress for %.1f s; state:\n", idle);
             if (st_wd_dump != NULL)
