@@ -50,9 +50,6 @@ struct plait_ctx {
     /* Live groups registered with this context as creator (changed under
      * the scope lock; read outside it as a hint by the context's end). */
     _Atomic uint32_t nchildren;
-    /* Root contexts: some group was ever registered under this task, so a
-     * cancellation must walk the scope. */
-    _Atomic bool has_children;
     char *message; /* from plait_fail */
 };
 
@@ -216,7 +213,6 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
     atomic_init(&c->epoch_ok,
                 atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
     atomic_init(&c->nchildren, 0);
-    atomic_init(&c->has_children, false);
     c->message = NULL;
 }
 /* Cancels the context: its flag, sleeping tasks, groups created under it. */

@@ -49,7 +49,6 @@ void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t, struct plait_po
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok, 0);
     atomic_init(&c->nchildren, 0);
-    atomic_init(&c->has_children, false);
     c->message = NULL;
 }
 
@@ -69,8 +68,11 @@ void pl_ctx_cancel(struct plait_ctx *c)
         return;
     pl_cancel_announce();
     struct plait_task *root = c->task;
-    /* seq_cst: the other half of group creation's store-buffering pair. */
-    if (root != NULL && atomic_load_explicit(&root->ctx.has_children, memory_order_seq_cst))
+    /* Always walk the scope, under its lock: group creation registers and
+     * checks our flag under the same lock (group.c), so no group created
+     * under c can miss this cancellation. Cancels are rare; creations are
+     * not, and take no extra atomic for it. */
+    if (root != NULL)
         pl_scope_cancel_under(pl_task_scope(root), c);
 }
 

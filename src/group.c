@@ -150,15 +150,12 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
             s->children->sibling_prev = g;
         s->children = g;
         pl_count_locked(&cur->nchildren, 1);
-        /* seq_cst, with the seq_cst walk below: a store-buffering pair
-         * with pl_ctx_cancel (flag exchange, then has_children load, both
-         * seq_cst). Either the canceller sees has_children, takes the
-         * scope lock after us and finds this group, or our walk sees its
-         * flag. The load is seq_cst too, so that a store by another of the
-         * task's join children orders our walk after it in the total order. */
-        if (!atomic_load_explicit(&cur->task->ctx.has_children, memory_order_seq_cst))
-            atomic_store_explicit(&cur->task->ctx.has_children, true, memory_order_seq_cst);
-        if (pl_ctx_cancelled_slow(cur, true))
+        /* Under the scope lock, which every cancellation that could reach
+         * this group takes after setting its flag (pl_ctx_cancel and
+         * pl_group_cancel walk this scope): either it walks after us and
+         * finds the group, or it set its flag before our lock and the
+         * relaxed walk sees it. */
+        if (pl_ctx_cancelled_slow(cur, false))
             atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
         pl_spin_unlock(&s->lock);
     }
@@ -261,11 +258,10 @@ size_t plait_group_errors(const plait_group *g, const plait_error **errors)
 
 /* Takes g out of its creator's scope, if it is still there (ctx.c on
  * pl_detach_lock). */
-static void unregister(struct plait_group *g)
+static void unregister(struct plait_group *g, const struct plait_ctx *cur)
 {
     if (g->creator_task == NULL)
         return; /* created outside any task */
-    struct plait_ctx *cur = plait_current();
     bool creators_thread = cur != NULL && cur->task == g->creator_task;
     if (!creators_thread)
         pl_detach_lock();
@@ -302,7 +298,7 @@ void plait_group_destroy(plait_group *g)
         plait_group_wait(g);
     }
     pl_timer_remove(g->pool, g);
-    unregister(g);
+    unregister(g, cur);
     for (size_t i = 0; i < g->nerrors; i++)
         pl_free((char *)g->errors[i].message);
     pl_free(g->errors);
