@@ -1076,6 +1076,21 @@ static int cancel_g(plait_ctx *ctx, void *arg)
     return plait_group_cancel(atomic_load(&((struct stranded *)arg)->g));
 }
 
+/* Submits fn (which ends up waiting on the spinner's group), waits until
+ * that group exists, then gives the waiters time to park (not a
+ * handshake: the tests pass either way, they only hang on the bug). */
+static plait_task *stranded_start(plait_pool *pool, struct stranded *s, plait_fn fn)
+{
+    atomic_init(&s->g, NULL);
+    atomic_init(&s->spinner_started, 0);
+    atomic_init(&s->a_started, 0);
+    plait_task *t = plait_submit(pool, fn, s);
+    cr_assert_not_null(t);
+    TL_AWAIT(atomic_load(&s->g) != NULL);
+    tl_sleep_ms(50);
+    return t;
+}
+
 /* Rule 7: two workers, one spinning in a task that only a cancel ends, the
  * other waiting (and declining unrelated injected work); the cancel comes
  * from a submitted task. The waiter must run it after all. */
@@ -1084,13 +1099,7 @@ Test(any_thread, a_declining_wait_still_runs_the_injected_task_others_depend_on,
 {
     plait_pool *pool = tl_pool(2);
     struct stranded s;
-    atomic_init(&s.g, NULL);
-    atomic_init(&s.spinner_started, 0);
-    atomic_init(&s.a_started, 0);
-    plait_task *a = plait_submit(pool, wait_on_spinner, &s);
-    cr_assert_not_null(a);
-    TL_AWAIT(atomic_load(&s.g) != NULL);
-    tl_sleep_ms(50); /* not a handshake: gives the waiter time to park */
+    plait_task *a = stranded_start(pool, &s, wait_on_spinner);
     plait_task *x = plait_submit(pool, cancel_g, &s);
     cr_assert_not_null(x);
     TL_ASSERT_CODE(plait_task_wait(a), 0);
@@ -1132,13 +1141,7 @@ Test(any_thread, the_first_spawn_from_outside_reaches_a_parked_waiter_of_its_gro
 {
     plait_pool *pool = tl_pool(3);
     struct stranded s;
-    atomic_init(&s.g, NULL);
-    atomic_init(&s.spinner_started, 0);
-    atomic_init(&s.a_started, 0);
-    plait_task *b = plait_submit(pool, wait_on_waiter, &s);
-    cr_assert_not_null(b);
-    TL_AWAIT(atomic_load(&s.g) != NULL);
-    tl_sleep_ms(50); /* not a handshake: gives the waiters time to park */
+    plait_task *b = stranded_start(pool, &s, wait_on_waiter);
     TL_ASSERT_CODE(plait_go(atomic_load(&s.g), fail_eio, NULL), 0);
     TL_ASSERT_CODE(plait_task_wait(b), EIO); /* the failure, passed up by both waits */
     plait_task_release(b);
