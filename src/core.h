@@ -249,6 +249,8 @@ struct pl_scope *pl_task_scope(struct plait_task *t);
 /* Cancels the groups registered in s whose creator lies under ctx (ctx
  * NULL: all of them). */
 void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx);
+/* Takes g out of s, whose lock the caller holds. */
+void pl_scope_unlink(struct pl_scope *s, struct plait_group *g);
 
 /* ---- task.c ---- */
 uint64_t pl_task_id(struct plait_task *t);

@@ -134,14 +134,7 @@ void pl_ctx_end_slow(struct plait_ctx *c)
             pl_count_locked(&c->parent->nchildren, 1);
         } else {
             /* The task is over: the group no longer follows its fate. */
-            if (g->sibling_prev != NULL)
-                g->sibling_prev->sibling_next = g->sibling_next;
-            else
-                s->children = g->sibling_next;
-            if (g->sibling_next != NULL)
-                g->sibling_next->sibling_prev = g->sibling_prev;
-            g->sibling_prev = g->sibling_next = NULL;
-            g->parent_scope = NULL;
+            pl_scope_unlink(s, g);
             g->creator = NULL;
         }
     }

@@ -48,6 +48,18 @@ static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
     return false;
 }
 
+void pl_scope_unlink(struct pl_scope *s, struct plait_group *g)
+{
+    if (g->sibling_prev != NULL)
+        g->sibling_prev->sibling_next = g->sibling_next;
+    else
+        s->children = g->sibling_next;
+    if (g->sibling_next != NULL)
+        g->sibling_next->sibling_prev = g->sibling_prev;
+    g->sibling_prev = g->sibling_next = NULL;
+    g->parent_scope = NULL;
+}
+
 void pl_scope_cancel_under(struct pl_scope *s, struct plait_ctx *ctx)
 {
     pl_spin_lock(&s->lock);
@@ -273,13 +285,7 @@ static void unregister(struct plait_group *g, const struct plait_ctx *cur)
          * finish (letting the scope's owner be freed) before our unlock. */
         if (creators_thread)
             pl_count_locked(&g->creator->nchildren, -1);
-        if (g->sibling_prev != NULL)
-            g->sibling_prev->sibling_next = g->sibling_next;
-        else
-            ps->children = g->sibling_next;
-        if (g->sibling_next != NULL)
-            g->sibling_next->sibling_prev = g->sibling_prev;
-        g->parent_scope = NULL;
+        pl_scope_unlink(ps, g);
         pl_spin_unlock(&ps->lock);
     }
     if (!creators_thread)

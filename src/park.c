@@ -163,13 +163,15 @@ bool pl_lot_notify(struct pl_lot *lot, bool fenced, enum pl_wake_whom whom)
     return wake_one(lot, whom);
 }
 
-void pl_lot_wake_decliners(struct pl_lot *lot)
+/* Wakes every sleeper, or every one that declines injected work. No
+ * hand-over search: each looks for its own work. */
+static void wake_all(struct pl_lot *lot, bool decliners_only)
 {
     pthread_mutex_lock(&lot->lock);
     struct pl_parker **pp = &lot->idle, *woken = NULL;
     while (*pp != NULL) {
         struct pl_parker *q = *pp;
-        if (q->kind == PL_PARK_TAKES) {
+        if (decliners_only && q->kind == PL_PARK_TAKES) {
             pp = &q->next;
             continue;
         }
@@ -177,11 +179,11 @@ void pl_lot_wake_decliners(struct pl_lot *lot)
         q->on_idle = false;
         q->next = woken;
         woken = q;
-        /* relaxed: under the lock, as in wake_one (no hand-over search:
-         * each looks for its own awaited work). */
+        /* relaxed: under the lock; sleepers is a count, not a publication. */
         atomic_fetch_sub_explicit(&lot->state, ONE_SLEEPER, memory_order_relaxed);
     }
-    /* Wake while holding the lock, as pl_lot_notify_all does. */
+    /* Wake while holding the lock: a parker cannot reuse its node before we
+     * are done, because pl_lot_leave takes the lock. */
     while (woken != NULL) {
         struct pl_parker *next = woken->next;
         pl_parker_wake(woken);
@@ -190,21 +192,12 @@ void pl_lot_wake_decliners(struct pl_lot *lot)
     pthread_mutex_unlock(&lot->lock);
 }
 
+void pl_lot_wake_decliners(struct pl_lot *lot)
+{
+    wake_all(lot, true);
+}
+
 void pl_lot_notify_all(struct pl_lot *lot)
 {
-    pthread_mutex_lock(&lot->lock);
-    struct pl_parker *p = lot->idle;
-    lot->idle = NULL;
-    for (struct pl_parker *q = p; q != NULL; q = q->next) {
-        q->on_idle = false;
-        atomic_fetch_sub_explicit(&lot->state, ONE_SLEEPER, memory_order_relaxed);
-    }
-    /* Wake while holding the lock: a parker cannot reuse its node before we
-     * are done, because pl_lot_leave takes the lock. */
-    while (p != NULL) {
-        struct pl_parker *next = p->next;
-        pl_parker_wake(p);
-        p = next;
-    }
-    pthread_mutex_unlock(&lot->lock);
+    wake_all(lot, false);
 }

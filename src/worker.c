@@ -167,9 +167,9 @@ static bool may_take_injected(const struct pl_worker *w, const struct pl_wait_sc
     /* A wait on another pool's work: nothing here advances it, and this
      * pool's own injected work must not starve behind the wait.
      * relaxed: the flags are hints refreshed at every look; a sleeping
-     * waiter's re-check follows its prepare RMW, and the notify that
-     * follows a first injection into a group wakes every kind of
-     * sleeper (pool.c). */
+     * waiter's re-check follows its prepare RMW, a group's first
+     * injection wakes every declining sleeper (pool.c), and the decline
+     * clock bounds what a stale read can cost. */
     return s->pool != w->pool ||
            (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed)) ||
            stack_fed_from_outside(w) || all_workers_waiting(w->pool);
@@ -281,6 +281,9 @@ static void wait_enter(struct pl_worker *w)
 
 static inline void wait_leave(struct pl_worker *w)
 {
+    /* relaxed: only this worker writes its depth; a reader that sees a
+     * stale non-zero may take injected work a little early, which is
+     * always allowed. */
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
     atomic_store_explicit(&w->wait_depth, depth - 1, memory_order_relaxed);
 }
@@ -376,9 +379,9 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
     }
+    wait_leave(w);
     /* A wake-up handed to us that we did not use goes on to the next
      * sleeper, if there is work for it. */
-    wait_leave(w);
     if (searching)
         search_found(w, false);
     while (!pl_event_can_leave(e))
