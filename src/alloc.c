@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache.h"
 #include "util.h"
@@ -46,6 +47,15 @@ void *pl_calloc(size_t n, size_t size)
 void *pl_realloc(void *p, size_t size)
 {
     return should_fail() ? NULL : realloc(p, size);
+}
+
+char *pl_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = pl_malloc(n);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
 }
 
 void *pl_malloc_aligned(size_t size)

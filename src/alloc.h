@@ -13,6 +13,8 @@ void *pl_malloc(size_t size);
 void *pl_calloc(size_t n, size_t size);
 void *pl_realloc(void *p, size_t size);
 void pl_free(void *p);
+/* A copy of s, or NULL (out of memory); freed with pl_free. */
+char *pl_strdup(const char *s);
 /* aligned to PL_CACHE_LINE; freed with pl_free */
 void *pl_malloc_aligned(size_t size);
 

@@ -62,6 +62,9 @@ int pl_deque_init(struct pl_deque *d, size_t capacity)
     atomic_init(&d->bottom, 0);
     atomic_init(&d->buf, b);
     d->retired = NULL;
+#if PL_DEBUG
+    atomic_init(&d->owner, 0);
+#endif
     return 0;
 }
 

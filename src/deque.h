@@ -17,9 +17,11 @@
 #define PLAIT_DEQUE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debug.h"
 #include "util.h"
 
 #include <errno.h>
@@ -32,6 +34,10 @@ struct pl_deque {
     PL_CACHE_ALIGNED _Atomic int64_t bottom;
     _Atomic(struct pl_deque_buf *) buf;
     struct pl_deque_buf *retired; /* owner only: old buffers, freed at destroy */
+#if PL_DEBUG
+    /* pl_debug_thread() of the owner: the first thread to push or pop. */
+    _Atomic uintptr_t owner;
+#endif
 };
 
 /* Result of a steal attempt. */
@@ -66,10 +72,24 @@ static inline void pl_deque_buf_put(struct pl_deque_buf *b, int64_t i, void *ite
 /* The owner's operations are inline: they are the hot path of every
  * spawn and join. Their orderings are argued in deque.c. */
 
+#if PL_DEBUG
+/* Debug builds: push and pop are the owner's alone; the first thread to
+ * call either becomes the owner. */
+static inline bool pl_deque_is_owner(struct pl_deque *d)
+{
+    uintptr_t none = 0, me = pl_debug_thread();
+    /* relaxed: a name, not a publication; the owner reads its own write. */
+    return atomic_compare_exchange_strong_explicit(&d->owner, &none, me, memory_order_relaxed,
+                                                   memory_order_relaxed) ||
+           none == me;
+}
+#endif
+
 /* Owner only. 0, or ENOMEM when the deque is full and cannot grow (the
  * item is then not pushed). */
 static inline int pl_deque_push(struct pl_deque *d, void *item)
 {
+    PLAIT_ASSERT(pl_deque_is_owner(d));
     /* relaxed: bottom is written only by this thread. */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
     /* acquire: pairs with the thieves' CAS on top, so that slots they have
@@ -91,6 +111,7 @@ static inline int pl_deque_push(struct pl_deque *d, void *item)
 /* Owner only. The newest item, or NULL when empty. */
 static inline void *pl_deque_pop(struct pl_deque *d)
 {
+    PLAIT_ASSERT(pl_deque_is_owner(d));
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
     struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     /* seq_cst store then seq_cst load: the folded fence (see the top of the

@@ -1,5 +1,6 @@
 #include "event.h"
 
+#include "debug.h"
 #include "park.h"
 #include "util.h"
 
@@ -11,6 +12,7 @@ void pl_event_set(struct pl_event *e)
      * puts the set in the total order for plait_task_cancel's
      * store-buffering pair with task_finish (task.c). */
     uint32_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
+    PLAIT_ASSERT(!(prev & PL_EV_DONE)); /* set once */
     if (!(prev & PL_EV_WAITER))
         return; /* no node can exist, and none can be added now: done */
     /* Registrants hold LOCK only to push a node; they give up once DONE is

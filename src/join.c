@@ -11,7 +11,8 @@
 #include <errno.h>
 
 #include "alloc.h"
-#include "core.h"
+#include "cancel.h"
+#include "worker.h"
 
 struct pl_join_frame {
     struct pl_job job;
@@ -19,8 +20,8 @@ struct pl_join_frame {
     void *arg;
     struct plait_ctx ctx;      /* a's context */
     struct plait_ctx *sibling; /* b's context: cancelled if a fails */
-    struct pl_event done;      /* set only when a ran through pl_run_job */
-    int code;                  /* a's, when it ran through pl_run_job */
+    struct pl_event done;      /* set only when a ran as a job (run_stolen) */
+    int code;                  /* a's, when it ran as a job */
     _Atomic int thief;
 };
 
@@ -41,9 +42,10 @@ static inline int run_a(struct pl_worker *w, struct pl_join_frame *f)
     return r;
 }
 
-void pl_join_run_stolen(struct pl_worker *w, struct pl_job *job)
+/* The frame's runner (job.h), when a thief or a wait took it. */
+static void run_stolen(struct pl_worker *w, struct pl_job *job)
 {
-    struct pl_join_frame *f = (struct pl_join_frame *)job;
+    struct pl_join_frame *f = pl_container_of(job, struct pl_join_frame, job);
     /* relaxed: a hint for the joiner's choice of victim. */
     atomic_store_explicit(&f->thief, (int)w->index, memory_order_relaxed);
     int r = run_a(w, f);
@@ -77,14 +79,14 @@ static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_jo
         if (j == NULL) {
             /* Stolen (or run by a wait nested in b): wait for it, stealing
              * from the thief first (leapfrogging). */
-            struct pl_wait_scope scope = {
+            struct pl_awaited awaited = {
                 w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL};
-            pl_wait_event(&f->done, &scope);
+            pl_wait_event(&f->done, &awaited);
             return f->code;
         }
         /* Work b's subtree left above our frame (spawned into a group it
          * did not wait for): run it, then look again. */
-        pl_run_job(w, j);
+        pl_job_run(w, j);
         j = pl_deque_pop(&w->deque);
     }
 }
@@ -118,7 +120,7 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     /* No cancellation check here: a cancelled task's children see it at
      * their first checkpoint, and the result below reports it. */
     struct pl_join_frame f;
-    f.job.kind = PL_JOB_JOIN;
+    f.job.run = run_stolen;
     f.fn = a;
     f.arg = arg_a;
     pl_ctx_init_child(&f.ctx, ctx);

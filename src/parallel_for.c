@@ -7,7 +7,8 @@
  */
 #include <errno.h>
 
-#include "core.h"
+#include "task.h"
+#include "worker.h"
 
 struct pf_shared {
     plait_range_fn fn;

@@ -149,18 +149,22 @@ static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
     return declined;
 }
 
-bool pl_lot_notify(struct pl_lot *lot, bool fenced, enum pl_wake_whom whom)
+bool pl_lot_notify(struct pl_lot *lot, enum pl_wake_whom whom)
 {
-    uint32_t s;
-    if (fenced)
-        /* acq_rel RMW: the producer's half of the Dekker handshake. */
-        s = atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
-    else
-        /* relaxed: a hint; the caller's own thread will reach the work. */
-        s = atomic_load_explicit(&lot->state, memory_order_relaxed);
+    /* acq_rel RMW: the producer's half of the Dekker handshake. */
+    uint32_t s = atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
     if (PL_LOT_SLEEPERS(s) == 0 || PL_LOT_SEARCHING(s) != 0)
         return false;
     return wake_one(lot, whom);
+}
+
+void pl_lot_notify_unfenced(struct pl_lot *lot)
+{
+    /* relaxed: a hint; the caller's own thread will reach the work, or
+     * the caller's own RMW on the state ordered its work before. */
+    uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
+    if (PL_LOT_SLEEPERS(s) != 0 && PL_LOT_SEARCHING(s) == 0)
+        wake_one(lot, PL_WAKE_ANY);
 }
 
 /* Wakes every sleeper, or every one that declines injected work. No

@@ -6,7 +6,7 @@
  *   - A worker that finds nothing to do calls pl_lot_prepare, then checks
  *     every queue once more, then either pl_lot_cancel (found work) or
  *     pl_parker_sleep. A producer that published work with release/RMW
- *     semantics and then calls pl_lot_notify(lot, true) is guaranteed that
+ *     semantics and then calls pl_lot_notify is guaranteed that
  *     a parked worker wakes or that some worker's re-check sees the work.
  *   - pl_lot_notify makes a system call only when some worker sleeps and
  *     none is searching (the Go/Tokio throttle): a searching worker will
@@ -78,22 +78,25 @@ bool pl_lot_leave(struct pl_lot *lot, struct pl_parker *p);
 void pl_parker_sleep(struct pl_parker *p, uint64_t deadline_ns);
 void pl_parker_wake(struct pl_parker *p);
 
-/* After publishing work. fenced: the work is visible to other threads only
- * through this notify (injection queue, waits), so do the full Dekker
- * handshake with an RMW; not fenced: a cheap relaxed check, enough when the
- * caller's own thread will also get to the work (its own deque).
- * whom: which sleeper may be woken (PL_WAKE_TAKER when the work is in the
- * injection queue only). Returns true when it woke nobody although some
- * worker sleeps that is not of the kind asked for (the caller may then ask
- * for another kind). */
-bool pl_lot_notify(struct pl_lot *lot, bool fenced, enum pl_wake_whom whom);
+/* After publishing work that other threads can see only through this
+ * notify (the injection queue, waits): the full Dekker handshake, with an
+ * RMW. whom: which sleeper may be woken (PL_WAKE_TAKER when the work is in
+ * the injection queue only). Returns true when it woke nobody although
+ * some worker sleeps that is not of the kind asked for (the caller may
+ * then ask for another kind). */
+bool pl_lot_notify(struct pl_lot *lot, enum pl_wake_whom whom);
+/* The cheap notify, with no RMW: enough when the caller's own thread will
+ * also get to the work (its own deque), or when an RMW of its own on the
+ * lot state already ordered the work before (a searcher's search_end).
+ * Wakes any sleeper. */
+void pl_lot_notify_unfenced(struct pl_lot *lot);
 /* The unfenced notify's test, inline for the spawn and join paths. */
 static inline void pl_lot_notify_local(struct pl_lot *lot)
 {
     /* relaxed: a hint; the caller's own thread will reach the work. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     if (pl_unlikely(PL_LOT_SLEEPERS(s) != 0 && PL_LOT_SEARCHING(s) == 0))
-        pl_lot_notify(lot, false, PL_WAKE_ANY);
+        pl_lot_notify_unfenced(lot);
 }
 
 /* An acq_rel RMW on the lot state and nothing else: orders the caller's

@@ -1,6 +1,6 @@
 /*
  * pool — creating and destroying pools, the way work enters a pool, and
- * the pool's counters.
+ * the pool's counters (pool.h).
  *
  * Destroy: it first sets shutting_down, so that foreign threads can no
  * longer add work; a foreign submitter announces itself in foreign_active
@@ -22,9 +22,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pool.h"
+
 #include "alloc.h"
-#include "core.h"
+#include "cancel.h"
 #include "futex.h"
+#include "task_records.h"
+#include "timer.h"
+#include "worker.h"
 
 #define PL_MAX_THREADS 4096u
 #define PL_DEQUE_CAPACITY 256
@@ -46,14 +51,14 @@ void pl_foreign_end(struct plait_pool *pool)
     atomic_fetch_sub_explicit(&pool->foreign_active, 1, memory_order_release);
 }
 
-int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
+void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
 {
     struct pl_worker *w = pl_tls_worker;
     if (w != NULL && w->pool == pool && pl_deque_push(&w->deque, &t->job) == 0) {
         /* Our own deque: we will get to it ourselves, so the cheap check
          * is enough (park.h). */
         pl_lot_notify_local(&pool->lot);
-        return 0;
+        return;
     }
     /* From outside (or our deque could not grow): the injection queue,
      * which never fails, and the full handshake, as nobody else would
@@ -73,7 +78,6 @@ int pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
         /* Waiters that parked declining injected work may accept it now
          * (worker.c, may_take_injected): they look again. Once per group. */
         pl_lot_wake_decliners(&pool->lot);
-    return 0;
 }
 
 static int parse_threads(unsigned *out)
@@ -105,11 +109,10 @@ static void pool_free(struct plait_pool *pool)
         pl_deque_destroy(&pool->workers[i].deque);
     }
     pl_free(pool->workers);
-    pl_task_drain_returned(pool);
+    pl_task_records_drain(pool);
     pl_inject_destroy(&pool->inject);
     pl_lot_destroy(&pool->lot);
-    pl_scope_destroy(&pool->lone_scope);
-    pthread_mutex_destroy(&pool->timer_once);
+    pthread_mutex_destroy(&pool->timer_start_lock);
     pl_free(pool);
 }
 
@@ -150,12 +153,11 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     snprintf(pool->name, sizeof pool->name - 5, "%s", name);
     pool->opts.name = NULL; /* not kept: the caller owns the string */
     pl_lot_init(&pool->lot);
-    pl_scope_init(&pool->lone_scope);
-    pthread_mutex_init(&pool->timer_once, NULL);
+    pl_nested_init(&pool->lone_nested);
+    pthread_mutex_init(&pool->timer_start_lock, NULL);
     if (pl_inject_init(&pool->inject, PL_INJECT_CAPACITY) != 0) {
         pl_lot_destroy(&pool->lot);
-        pl_scope_destroy(&pool->lone_scope);
-        pthread_mutex_destroy(&pool->timer_once);
+        pthread_mutex_destroy(&pool->timer_start_lock);
         pl_free(pool);
         return ENOMEM;
     }
@@ -226,7 +228,7 @@ int plait_pool_destroy(plait_pool *pool)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
             if (empty)
                 break;
-            pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
+            pl_lot_notify(&pool->lot, PL_WAKE_ANY);
         }
         pl_futex_wait(&pool->idle, idle, pl_now_ns() + 10000000u);
     }
@@ -261,9 +263,9 @@ int plait_pool_stats(const plait_pool *pool, plait_stats *out)
         s.steals += atomic_load_explicit(&w->n_steals, memory_order_relaxed);
         s.failed_steals += atomic_load_explicit(&w->n_failed_steals, memory_order_relaxed);
     }
-    s.tasks_succeeded += atomic_load_explicit(&pool->x_succeeded, memory_order_relaxed);
-    s.tasks_failed += atomic_load_explicit(&pool->x_failed, memory_order_relaxed);
-    s.tasks_cancelled += atomic_load_explicit(&pool->x_cancelled, memory_order_relaxed);
+    s.tasks_succeeded += atomic_load_explicit(&pool->outside_succeeded, memory_order_relaxed);
+    s.tasks_failed += atomic_load_explicit(&pool->outside_failed, memory_order_relaxed);
+    s.tasks_cancelled += atomic_load_explicit(&pool->outside_cancelled, memory_order_relaxed);
     s.injected = atomic_load_explicit(&pool->n_injected, memory_order_relaxed);
     s.parks = atomic_load_explicit(&pool->lot.parks, memory_order_relaxed);
     s.wakeups = atomic_load_explicit(&pool->lot.wakeups, memory_order_relaxed);

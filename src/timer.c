@@ -1,18 +1,20 @@
 /*
- * timer — one thread per pool, started on the first deadline, that cancels
- * groups whose deadline has passed, whether or not anyone waits on them.
- * A binary min-heap of groups by deadline; the thread sleeps on a condition
- * variable (CLOCK_MONOTONIC) until the earliest deadline or a change.
+ * timer — a binary min-heap of groups by deadline; the thread sleeps on a
+ * condition variable (CLOCK_MONOTONIC) until the earliest deadline or a
+ * change.
  *
- * Lock order: the timer lock, then a group's scope lock (the cancellation
- * runs under the timer lock, so a group cannot be freed while it is being
- * cancelled: plait_group_destroy removes it from the heap first).
+ * Lock order: the timer lock, then the locks of cancellation (cancel.h).
+ * The cancellation runs under the timer lock, so a group cannot be freed
+ * while it is being cancelled: plait_group_destroy removes it from the
+ * heap first.
  */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "timer.h"
+
 #include "alloc.h"
-#include "core.h"
+#include "cancel.h"
 
 struct pl_timer {
     pthread_mutex_t lock;
@@ -87,7 +89,7 @@ static void *timer_main(void *arg)
         struct plait_group *g = t->heap[0];
         if (g->deadline <= now) {
             heap_remove(t, g);
-            pl_group_cancel(g, PL_G_TIMEDOUT);
+            pl_group_time_out(g);
             continue;
         }
         struct timespec ts = {.tv_sec = (time_t)(g->deadline / 1000000000u),
@@ -110,7 +112,7 @@ static void timer_free(struct pl_timer *t)
 static int timer_start(struct plait_pool *pool)
 {
     int err = 0;
-    pthread_mutex_lock(&pool->timer_once);
+    pthread_mutex_lock(&pool->timer_start_lock);
     if (pool->timer != NULL)
         goto out;
     struct pl_timer *t = pl_calloc(1, sizeof *t);
@@ -132,7 +134,7 @@ static int timer_start(struct plait_pool *pool)
         timer_free(t);
     }
 out:
-    pthread_mutex_unlock(&pool->timer_once);
+    pthread_mutex_unlock(&pool->timer_start_lock);
     return err;
 }
 
@@ -184,9 +186,9 @@ void pl_timer_remove(struct plait_pool *pool, struct plait_group *g)
      * the locks. */
     if (!atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
         return;
-    pthread_mutex_lock(&pool->timer_once);
+    pthread_mutex_lock(&pool->timer_start_lock);
     struct pl_timer *t = pool->timer;
-    pthread_mutex_unlock(&pool->timer_once);
+    pthread_mutex_unlock(&pool->timer_start_lock);
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->lock);

@@ -1,10 +1,11 @@
 /*
  * util — small helpers every part uses: cache-line alignment, branch
- * hints, the monotonic clock.
+ * hints, container_of, the monotonic clock.
  */
 #ifndef PLAIT_UTIL_H
 #define PLAIT_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -18,13 +19,8 @@
 #define pl_likely(x) __builtin_expect(!!(x), 1)
 #define pl_unlikely(x) __builtin_expect(!!(x), 0)
 
-#if defined(__SANITIZE_THREAD__)
-#define PL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PL_TSAN 1
-#endif
-#endif
+/* The record that holds member, from a pointer to that member. */
+#define pl_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 static inline uint64_t pl_now_ns(void)

@@ -41,7 +41,8 @@
 #include <sched.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "worker.h"
+
 #include "futex.h"
 
 #define PL_INJECT_EVERY 61
@@ -57,6 +58,8 @@
  * short enough to bound the stall when every other worker is busy with
  * work that needs the injected task. */
 #define PL_DECLINE_NS 100000000u
+
+PL_TLS struct pl_worker *pl_tls_worker;
 
 static inline uint64_t next_rand(struct pl_worker *w)
 {
@@ -112,9 +115,10 @@ static struct pl_job *take_injected(struct plait_pool *pool)
     return t != NULL ? &t->job : NULL;
 }
 
-const _Atomic bool pl_always = true;
+const _Atomic bool pl_injected_always = true;
 
-struct pl_job *pl_find_job(struct pl_worker *w)
+/* A job for the scheduler loop of w, without blocking, or NULL. */
+static struct pl_job *find_job(struct pl_worker *w)
 {
     struct plait_pool *pool = w->pool;
     struct pl_job *j;
@@ -150,7 +154,7 @@ static bool all_workers_waiting(const struct plait_pool *pool)
  * a join child's context names its root task, whose stack it extends. */
 static bool stack_fed_from_outside(const struct pl_worker *w)
 {
-    for (const struct plait_ctx *c = w->current; c != NULL; c = c->task->below) {
+    for (const struct plait_ctx *c = w->current; c != NULL; c = c->task->outer) {
         const struct plait_group *g = c->task->group;
         /* relaxed: as in may_take_injected. */
         if (g != NULL && atomic_load_explicit(&g->fed_from_outside, memory_order_relaxed))
@@ -159,10 +163,10 @@ static bool stack_fed_from_outside(const struct pl_worker *w)
     return false;
 }
 
-/* Whether a wait in this scope may take injected work now. Not cheap
+/* Whether a wait for s may take injected work now. Not cheap
  * (the stack walk is as deep as the nesting): only when the injection
  * queue holds something and nothing else was found. */
-static bool may_take_injected(const struct pl_worker *w, const struct pl_wait_scope *s)
+static bool may_take_injected(const struct pl_worker *w, const struct pl_awaited *s)
 {
     /* A wait on another pool's work: nothing here advances it, and this
      * pool's own injected work must not starve behind the wait.
@@ -181,7 +185,7 @@ static bool may_take_injected(const struct pl_worker *w, const struct pl_wait_sc
  * waits forever behind a preference (a task busy elsewhere may depend on
  * it: a cancel, a flag it sets). *declined_since is 0 until the first
  * decline. */
-static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_wait_scope *s,
+static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_awaited *s,
                                        uint64_t *declined_since)
 {
     struct pl_job *j;
@@ -220,45 +224,43 @@ static bool work_visible(struct pl_worker *w, bool injected)
            deque_work_visible(w->pool);
 }
 
-void pl_run_job(struct pl_worker *w, struct pl_job *job)
-{
-    if (job->kind == PL_JOB_TASK)
-        pl_task_run(w, (struct plait_task *)((char *)job - offsetof(struct plait_task, job)));
-    else
-        pl_join_run_stolen(w, job);
-}
-
 static void backoff(unsigned spins)
 {
     for (unsigned i = 0; i < (1u << (spins / 3)); i++)
         pl_cpu_relax();
 }
 
-/* After injected work became visible; decliner: the caller is a waiter
- * that declined it (it hands its wake-up on). */
-static void notify_injected(struct plait_pool *pool, bool decliner)
+/* After injected work became visible: wake a worker that takes it, or,
+ * when none sleeps that would, one that will (below). */
+static bool wake_a_taker(struct plait_pool *pool)
 {
-    if (!pl_lot_notify(&pool->lot, true, PL_WAKE_TAKER))
-        return;
+    if (!pl_lot_notify(&pool->lot, PL_WAKE_TAKER))
+        return true;
     /* Only waiters that decline injected work sleep. If every worker is in
      * a wait, nobody else will take it: wake one of them, and it will
      * (may_take_injected). The notify's RMW pairs with wait_enter's:
      * either it sees our put, or we see its depth. */
     if (all_workers_waiting(pool)) {
-        pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
-        return;
+        pl_lot_notify(&pool->lot, PL_WAKE_ANY);
+        return true;
     }
-    /* Else wake a decliner whose clock does not run yet: it takes the work
-     * after PL_DECLINE_NS if nobody else has (a busy worker's task may be
-     * what the awaited work waits for). A decliner handing on does not:
-     * it runs its own clock. */
-    if (!decliner)
-        pl_lot_notify(&pool->lot, true, PL_WAKE_DECLINER);
+    return false;
 }
 
 void pl_notify_injected(struct plait_pool *pool)
 {
-    notify_injected(pool, false);
+    /* Else wake a decliner whose clock does not run yet: it takes the work
+     * after PL_DECLINE_NS if nobody else has (a busy worker's task may be
+     * what the awaited work waits for). */
+    if (!wake_a_taker(pool))
+        pl_lot_notify(&pool->lot, PL_WAKE_DECLINER);
+}
+
+/* A waiter that declined injected work hands its wake-up on: to a taker
+ * only, since it runs its own decline clock. */
+static void hand_injected_on(struct plait_pool *pool)
+{
+    wake_a_taker(pool);
 }
 
 /* The outermost wait of a worker may be the one that leaves no worker
@@ -276,7 +278,7 @@ static void wait_enter(struct pl_worker *w)
     struct plait_pool *pool = w->pool;
     pl_lot_sync(&pool->lot);
     if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
-        pl_lot_notify(&pool->lot, true, PL_WAKE_ANY);
+        pl_lot_notify(&pool->lot, PL_WAKE_ANY);
 }
 
 static inline void wait_leave(struct pl_worker *w)
@@ -291,15 +293,30 @@ static inline void wait_leave(struct pl_worker *w)
 /* A searcher that found work stops searching; the last one wakes the next
  * sleeper if more work is visible (park.h: Dekker with the producers'
  * fenced notify, through search_end's RMW). */
-static void search_found(struct pl_worker *w, bool decliner)
+static bool end_search(struct pl_worker *w)
 {
     struct pl_lot *lot = &w->pool->lot;
     if (!pl_lot_search_end(lot))
-        return;
-    if (deque_work_visible(w->pool))
-        pl_lot_notify(lot, false, PL_WAKE_ANY);
-    else if (pl_inject_maybe_nonempty(&w->pool->inject))
-        notify_injected(w->pool, decliner);
+        return false;
+    if (deque_work_visible(w->pool)) {
+        pl_lot_notify_unfenced(lot);
+        return false;
+    }
+    return pl_inject_maybe_nonempty(&w->pool->inject);
+}
+
+/* The search ended with work found (or the wake-up was not needed). */
+static void search_found(struct pl_worker *w)
+{
+    if (end_search(w))
+        pl_notify_injected(w->pool);
+}
+
+/* The search ended in a wait that declined what it found. */
+static void search_declined(struct pl_worker *w)
+{
+    if (end_search(w))
+        hand_injected_on(w->pool);
 }
 
 static void wait_foreign(struct pl_event *e)
@@ -319,7 +336,7 @@ static void wait_foreign(struct pl_event *e)
         pl_cpu_relax();
 }
 
-void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
+void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
 {
     if (pl_event_can_leave(e))
         return;
@@ -336,13 +353,13 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
     uint64_t declined_since = 0;
     wait_enter(w);
     while (!pl_event_done(e)) {
-        struct pl_job *j = find_job_waiting(w, scope, &declined_since);
+        struct pl_job *j = find_job_waiting(w, awaited, &declined_since);
         if (j != NULL) {
             if (searching) {
                 searching = false;
-                search_found(w, false);
+                search_found(w);
             }
-            pl_run_job(w, j);
+            pl_job_run(w, j);
             spins = 0;
             continue;
         }
@@ -354,9 +371,9 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
          * to a sleeper that takes injected work, if any. */
         if (searching) {
             searching = false;
-            search_found(w, true);
+            search_declined(w);
         }
-        bool injected = may_take_injected(w, scope);
+        bool injected = may_take_injected(w, awaited);
         /* Declining queued work: sleep no longer than the decline clock. */
         uint64_t deadline = declined_since != 0 ? declined_since + PL_DECLINE_NS : 0;
         pl_lot_prepare(lot, &w->parker, false,
@@ -369,7 +386,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
          * meanwhile, and a group's first feed, are visible now. Queued
          * injected work we decline does not keep us awake: the clock's
          * deadline ends the sleep. */
-        injected = injected || may_take_injected(w, scope);
+        injected = injected || may_take_injected(w, awaited);
         if (pl_event_done(e) || work_visible(w, injected) ||
             (deadline != 0 && pl_now_ns() >= deadline)) {
             searching = pl_lot_leave(lot, &w->parker);
@@ -383,7 +400,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_wait_scope *scope)
     /* A wake-up handed to us that we did not use goes on to the next
      * sleeper, if there is work for it. */
     if (searching)
-        search_found(w, false);
+        search_found(w);
     while (!pl_event_can_leave(e))
         pl_cpu_relax();
 }
@@ -412,14 +429,14 @@ void *pl_worker_main(void *arg)
     bool searching = false;
     unsigned spins = 0;
     for (;;) {
-        struct pl_job *j = pl_find_job(w);
+        struct pl_job *j = find_job(w);
         if (j != NULL) {
             if (searching) {
                 searching = false;
-                search_found(w, false);
+                search_found(w);
             }
             spins = 0;
-            pl_run_job(w, j);
+            pl_job_run(w, j);
             continue;
         }
         /* acquire: pairs with destroy's release store after quiescence. */
@@ -456,7 +473,7 @@ void *pl_worker_main(void *arg)
         spins = 0;
     }
     if (searching)
-        search_found(w, false);
+        search_found(w);
     if (pool->opts.on_thread_stop != NULL)
         pool->opts.on_thread_stop(w->index, pool->opts.userdata);
     pl_tls_worker = NULL;

@@ -159,8 +159,8 @@ static uint32_t lot_state(void)
 
 Test(lot, notify_without_sleepers_wakes_nobody, .init = lot_init, .fini = lot_fini)
 {
-    pl_lot_notify(&lot, true, PL_WAKE_ANY);
-    pl_lot_notify(&lot, false, PL_WAKE_ANY);
+    pl_lot_notify(&lot, PL_WAKE_ANY);
+    pl_lot_notify_unfenced(&lot);
     pl_lot_notify_local(&lot);
     cr_assert_eq(atomic_load(&lot.wakeups), 0u);
     cr_assert_eq(lot_state(), 0u);
@@ -198,7 +198,7 @@ Test(lot, notify_pops_a_prepared_parker_and_hands_it_the_search, .init = lot_ini
     struct pl_parker p;
     parker_init(&p);
     pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
-    pl_lot_notify(&lot, true, PL_WAKE_ANY);
+    pl_lot_notify(&lot, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 1u);
     cr_assert_eq(atomic_load(&p.word), 0u, "the parker's word is cleared: its sleep returns");
     cr_assert_eq(PL_LOT_SLEEPERS(lot_state()), 0u);
@@ -216,12 +216,12 @@ Test(lot, notify_is_throttled_while_someone_searches, .init = lot_init, .fini = 
     parker_init(&p);
     pl_lot_search_begin(&lot);
     pl_lot_prepare(&lot, &p, false, PL_PARK_TAKES);
-    pl_lot_notify(&lot, true, PL_WAKE_ANY);
+    pl_lot_notify(&lot, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 0u, "a searcher will find the work itself");
     cr_assert_eq(atomic_load(&p.word), 1u);
     /* The searcher found work and was the last: it notifies in turn. */
     cr_assert(pl_lot_search_end(&lot));
-    pl_lot_notify(&lot, true, PL_WAKE_ANY);
+    pl_lot_notify(&lot, PL_WAKE_ANY);
     cr_assert_eq(atomic_load(&lot.wakeups), 1u);
     cr_assert_eq(atomic_load(&p.word), 0u);
     cr_assert(pl_lot_leave(&lot, &p));
@@ -272,7 +272,7 @@ Test(lot, notify_wakes_a_sleeping_thread, .init = lot_init, .fini = lot_fini, .t
         TL_AWAIT(tl_raised(&s.prepared));
         if (round % 2 == 0)
             sched_yield(); /* sometimes notify before it sleeps, sometimes after */
-        pl_lot_notify(&lot, true, PL_WAKE_ANY);
+        pl_lot_notify(&lot, PL_WAKE_ANY);
         tl_join_thread(th);
         cr_assert(tl_raised(&s.woke));
         cr_assert(s.handed);

@@ -168,7 +168,7 @@ static void record_pileup(void)
 }
 
 /* ---- 4 ---- */
-void pl_detach_lock(void); /* internal (src/ctx.c), linked from libplait.a */
+void pl_detach_lock(void); /* internal (src/cancel.c), linked from libplait.a */
 void pl_detach_unlock(void);
 
 struct leave_inner {

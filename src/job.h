@@ -1,0 +1,30 @@
+/*
+ * job — what a deque or the injection queue holds: a record that starts
+ * with the function that runs it. A worker calls job->run on whatever it
+ * took, without knowing what it took (libuv's struct uv__work carries its
+ * work function the same way; Lace's task header starts with its
+ * function pointer). The owner recovers its record with pl_container_of.
+ *
+ * Promise: run is set before the job is published (a push's release or
+ * the injection queue's), is called exactly once, by the worker that took
+ * the job, and may end the job's lifetime (the job's memory may be gone
+ * when it returns).
+ */
+#ifndef PLAIT_JOB_H
+#define PLAIT_JOB_H
+
+struct pl_worker;
+struct pl_job;
+
+typedef void (*pl_job_fn)(struct pl_worker *w, struct pl_job *job);
+
+struct pl_job {
+    pl_job_fn run;
+};
+
+static inline void pl_job_run(struct pl_worker *w, struct pl_job *job)
+{
+    job->run(w, job);
+}
+
+#endif

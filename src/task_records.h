@@ -1,0 +1,57 @@
+/*
+ * task_records — where task records come from and go back to.
+ *
+ * Records are fungible: every task record has one size, and a record freed
+ * on one thread may be reused by any other, also across pools. Each worker
+ * keeps a private cache (cache.h); each foreign thread (one outside every
+ * pool) keeps one too, freed when the thread exits (or, for the main
+ * thread, at process exit). A worker whose cache is full pushes the record
+ * on its pool's return stack; a thread whose cache is empty takes the
+ * whole stack before it mallocs. Every cache holds at most
+ * PL_TASK_CACHE_MAX records; the rest are freed.
+ *
+ * The return stack (pool->returned), after the Linux kernel's llist.h:
+ *   - push (returned_push) may run concurrently with any number of other
+ *     pushes and one take-all;
+ *   - take-all (an exchange with NULL) may run concurrently with pushes
+ *     and other take-alls: each record goes to exactly one taker;
+ *   - no ABA guard is needed: ABA breaks a single pop, which reads
+ *     head->next and installs it by CAS, and nothing pops singly. A push
+ *     links its record to the head it read and its CAS succeeds only if
+ *     the head is still that record; if the record was taken and pushed
+ *     back meanwhile, it is still the head, and the link is still right.
+ *     Take-all reads no link at all.
+ *   - drain (pool destroy) runs when no other thread touches the stack.
+ */
+#ifndef PLAIT_TASK_RECORDS_H
+#define PLAIT_TASK_RECORDS_H
+
+#include "core.h"
+#include "worker.h"
+
+#define PL_TASK_CACHE_MAX 4096
+
+struct plait_task *pl_task_record_alloc_slow(struct plait_pool *pool);
+void pl_task_record_free_slow(struct plait_task *t);
+
+/* A record for a task of pool (uninitialised), or NULL: out of memory.
+ * Inline for a worker with records in its cache: the spawn path. */
+static inline struct plait_task *pl_task_record_alloc(struct plait_pool *pool)
+{
+    struct pl_worker *w = pl_tls_worker;
+    struct plait_task *t = w != NULL ? pl_cache_get(&w->task_cache) : NULL;
+    return pl_likely(t != NULL) ? t : pl_task_record_alloc_slow(pool);
+}
+
+/* Gives a record back (its fields are no longer looked at). */
+static inline void pl_task_record_free(struct plait_task *t)
+{
+    struct pl_worker *w = pl_tls_worker;
+    if (pl_likely(w != NULL) && pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
+        return;
+    pl_task_record_free_slow(t);
+}
+/* Frees the records in pool's return stack (pool destroy). */
+void pl_task_records_drain(struct plait_pool *pool);
+
+#endif
