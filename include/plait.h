@@ -181,7 +181,11 @@ PLAIT_API size_t plait_group_pending(const plait_group *group);
 /* After plait_group_wait: sets *errors to the gathered errors, in
  * completion order, and returns their number. The array and its messages
  * stay valid until plait_group_destroy. Before the wait returns (or for
- * NULL) returns 0 and sets *errors to NULL. errors may be NULL to count. */
+ * NULL) returns 0 and sets *errors to NULL. errors may be NULL to count.
+ * The first four errors are stored in the group itself; a later error for
+ * which no memory can be had is not stored (its code still decides the
+ * wait's result when it is the first), and one whose message cannot be
+ * copied is stored with a NULL message. */
 PLAIT_API size_t plait_group_errors(const plait_group *group, const plait_error **errors);
 
 /* Frees the group. A group that was not waited is cancelled and waited
@@ -243,7 +247,9 @@ PLAIT_API int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, siz
 
 /* ---- Errors ----------------------------------------------------------- */
 
-/* plait's meaning of an error code (static storage). */
+/* plait's meaning of an error code it documents, the system's text for
+ * any other code (a task's own EIO, EACCES, ...), "unknown error ..." for
+ * codes that are neither (static storage; thread-safe). */
 PLAIT_API const char *plait_strerror(int code);
 
 #ifdef __cplusplus

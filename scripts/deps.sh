@@ -6,7 +6,7 @@
 set -euo pipefail
 
 required=(cmake gcc g++ make pkg-config libcriterion-dev)
-optional=(clang libclang-rt-14-dev valgrind) # fuzzer (libFuzzer), leak checks
+optional=(clang libclang-rt-14-dev valgrind clang-format-14) # fuzzer (libFuzzer), leak checks, format check
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "deps.sh: not a Debian/Ubuntu system; skipping. Install by hand:" \
