@@ -20,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 
-PEERS = ["omp_gcc", "omp_clang", "tbb"]
-PEER_LABEL = {"omp_gcc": "plait/gomp", "omp_clang": "plait/libomp", "tbb": "plait/tbb"}
-RT_ORDER = ["seq", "omp_gcc", "omp_clang", "tbb", "plait_join", "plait_group", "plait"]
+PEERS = ["omp_gcc", "omp_clang", "tbb", "lace", "libfork"]
+PEER_LABEL = {"omp_gcc": "plait/gomp", "omp_clang": "plait/libomp", "tbb": "plait/tbb",
+              "lace": "plait/lace", "libfork": "plait/libfork"}
+RT_ORDER = ["seq", "omp_gcc", "omp_clang", "tbb", "lace", "libfork", "plait_join", "plait_group", "plait"]
 BENCH_ORDER = ["fib", "nqueens", "uts", "skynet", "sum", "matmul", "foreign", "wakeup", "idle_tail", "idle"]
 
 

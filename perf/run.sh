@@ -2,6 +2,13 @@
 # perf/run.sh — build and run plait's benchmark suite against its peers.
 #
 #   perf/run.sh [--quick] [--threads "1 2"] [--reps K] [--only "fib sum"] [--no-install]
+#               [--lace DIR] [--libfork DIR]
+#
+# --lace DIR / --libfork DIR: optional peers, from a checkout of their
+# source made outside the project (trolando/lace, ConorWilliams/libfork):
+# Lace is built with its own CMake into perf/build/lace, libfork is used
+# header-only (C++20); their fib, nqueens, uts and skynet variants run
+# beside the others with the same inputs and verification.
 #
 # Installs missing peers on Debian/Ubuntu with apt-get (libtbb-dev,
 # libomp-dev, clang, gnuplot-nox; sudo when not root) unless --no-install,
@@ -20,6 +27,8 @@ THREADS=""
 REPS=""
 ONLY=""
 INSTALL=1
+LACE_DIR=""
+LIBFORK_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) QUICK=1 ;;
@@ -30,7 +39,11 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --only=*) ONLY="${1#*=}" ;;
     --no-install) INSTALL=0 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --lace) LACE_DIR="$2"; shift ;;
+    --lace=*) LACE_DIR="${1#*=}" ;;
+    --libfork) LIBFORK_DIR="$2"; shift ;;
+    --libfork=*) LIBFORK_DIR="${1#*=}" ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -92,9 +105,36 @@ else
     logline 'SKIP runtime=plait reason="libplait.a did not build (perf/build/cmake.log)"'
 fi
 
+# ---- Optional peers from source: Lace, libfork ---------------------------------
+MAKEVARS=()
+if [ -n "$LACE_DIR" ]; then
+    LACE_DIR=$(cd "$LACE_DIR" 2>/dev/null && pwd)
+    note "building Lace from $LACE_DIR into perf/build/lace"
+    if [ -n "$LACE_DIR" ] && [ -f "$LACE_DIR/src/lace.h" ] &&
+        cmake -S "$LACE_DIR" -B "$HERE/build/lace" -DCMAKE_BUILD_TYPE=Release \
+            -DLACE_BUILD_TESTS=OFF -DLACE_BUILD_BENCHMARKS=OFF >"$HERE/build/lace.log" 2>&1 &&
+        cmake --build "$HERE/build/lace" -j"$NPROC" >>"$HERE/build/lace.log" 2>&1 &&
+        [ -f "$HERE/build/lace/lib/liblace.a" ]; then
+        RUNTIMES="$RUNTIMES lace"
+        MAKEVARS+=("LACE_SRC=$LACE_DIR" "LACE_BUILD=$HERE/build/lace")
+    else
+        note "Lace did not build (perf/build/lace.log): lace variants skipped"
+        logline 'SKIP runtime=lace reason="Lace did not build from --lace (perf/build/lace.log)"'
+    fi
+fi
+if [ -n "$LIBFORK_DIR" ]; then
+    LIBFORK_DIR=$(cd "$LIBFORK_DIR" 2>/dev/null && pwd)
+    if [ -n "$LIBFORK_DIR" ] && [ -f "$LIBFORK_DIR/single_header/libfork.hpp" ]; then
+        RUNTIMES="$RUNTIMES libfork"
+        MAKEVARS+=("LIBFORK_SRC=$LIBFORK_DIR")
+    else
+        logline 'SKIP runtime=libfork reason="no single_header/libfork.hpp under --libfork"'
+    fi
+fi
+
 # ---- Benchmarks ----------------------------------------------------------------
 note "building benchmarks:$RUNTIMES"
-make -C "$HERE" -k $RUNTIMES >"$HERE/build/make.log" 2>&1 || note "some benchmarks did not build (perf/build/make.log)"
+make -C "$HERE" -k "${MAKEVARS[@]}" $RUNTIMES >"$HERE/build/make.log" 2>&1 || note "some benchmarks did not build (perf/build/make.log)"
 
 ARGS=""
 [ "$QUICK" = 1 ] && ARGS="--quick"
@@ -104,6 +144,7 @@ BIN="$HERE/build/bin"
     echo "# date: $(date -Is)"
     echo "# host: $(uname -srm), nproc=$NPROC, cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
     echo "# compilers: $(gcc --version | head -1); $(clang --version 2>/dev/null | head -1)"
+    echo "# lace: ${LACE_DIR:-none} $( [ -n "$LACE_DIR" ] && git -C "$LACE_DIR" describe --tags --always 2>/dev/null); libfork: ${LIBFORK_DIR:-none} $( [ -n "$LIBFORK_DIR" ] && git -C "$LIBFORK_DIR" describe --tags --always 2>/dev/null)"
     echo "# tbb: $(dpkg-query -W -f='${Version}' libtbb-dev 2>/dev/null); plait: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo '+dirty')"
     echo "# args: quick=$QUICK threads=\"$THREADS\" reps=${REPS:-default}"
 } >>"$LOG"
@@ -111,7 +152,7 @@ BIN="$HERE/build/bin"
 start=$(date +%s)
 for b in $BENCHES; do
     for rt in $RUNTIMES; do
-        case "$rt" in omp_gcc | omp_clang) src="$HERE/$b/${b}_omp.c" ;; tbb) src="$HERE/$b/${b}_tbb.cpp" ;; *) src="$HERE/$b/${b}_$rt.c" ;; esac
+        case "$rt" in omp_gcc | omp_clang) src="$HERE/$b/${b}_omp.c" ;; tbb) src="$HERE/$b/${b}_tbb.cpp" ;; libfork) src="$HERE/$b/${b}_libfork.cpp" ;; *) src="$HERE/$b/${b}_$rt.c" ;; esac
         [ -f "$src" ] || continue # this benchmark has no such variant (e.g. OpenMP foreign submission)
         exe="$BIN/${b}_$rt"
         if [ ! -x "$exe" ]; then
