@@ -170,10 +170,18 @@ struct plait_pool {
         outside_cancelled;
     /* task_records.c: records that workers had no room for. */
     PL_CACHE_ALIGNED _Atomic(void *) returned;
-    /* timer.c: the timer, started once under timer_start_lock. */
-    struct pl_timer *timer;
+    /* timer.c: the timer, started once under timer_start_lock (published
+     * by a release store, never cleared before the pool's record is
+     * freed); timer_stopped (under that lock): destroy stopped it, or
+     * would have. */
+    _Atomic(struct pl_timer *) timer;
     pthread_mutex_t timer_start_lock;
+    bool timer_stopped;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
+    /* pool.c: references to this record: the handle (until destroy ends)
+     * and every live group. The last one frees it; destroy frees all the
+     * rest (pool.c). */
+    PL_CACHE_ALIGNED _Atomic size_t refs;
 };
 
 /* Counter bumps for single-writer counters. */
