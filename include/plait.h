@@ -93,7 +93,12 @@ enum { PLAIT_GROUP_COLLECT_ALL = 1u << 0 }; /* errors do not cancel the siblings
  * unparsable; ENOMEM / EAGAIN: resources.
  * After fork(), the child may create and use pools of its own, but must not
  * use or destroy a pool inherited from the parent: its threads exist only
- * in the parent (the child's copy is abandoned, its memory not freed). */
+ * in the parent (the child's copy is abandoned, its memory not freed).
+ * Forked inside a task, the child's thread starts as a foreign thread with
+ * nothing of the parent's pool (plait_current() is NULL,
+ * plait_worker_index() -1; its own pools' waits block and run none of the
+ * parent's tasks); it must not return from that task (which runs only in
+ * the parent): end it with _exit or exec. */
 PLAIT_API int plait_pool_create(plait_pool **pool, const plait_pool_options *opts);
 
 /* Refuses new work from outside (ESHUTDOWN for plait_submit and foreign

@@ -172,11 +172,38 @@ static void stop_workers(struct plait_pool *pool, unsigned n)
         pthread_join(pool->workers[i].thread, NULL);
 }
 
+/*
+ * fork() on a worker (inside a task): the child's only thread is a copy of
+ * that worker, with its thread-local identity, but the pool exists only in
+ * the parent. The child must start as a foreign thread, or its own pool's
+ * calls would take it for the parent's worker: a wait would pop the copied
+ * deque and run the parent's queued tasks, groups would register in the
+ * parent task's list, records would go to the dead worker's cache. One
+ * thread-local says all that (pl_tls_worker: the current context hangs off
+ * it). The foreign record cache (task_records.c) is thread-local too, and
+ * is simply the child's from then on: records are fungible and the child's
+ * heap holds them. Process-wide locks the child might find held are reset
+ * by their owners' handlers (the detach lock, cancel.c).
+ */
+static void fork_child_forget_worker(void)
+{
+    pl_tls_worker = NULL;
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_register(void)
+{
+    pthread_atfork(NULL, NULL, fork_child_forget_worker);
+}
+
 int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
 {
     if (out == NULL)
         return EINVAL;
     pl_fork_prepare_once();
+    /* Registered by the first pool: before it, no thread is a worker. */
+    pthread_once(&fork_once, fork_register);
     plait_pool_options o = {0};
     if (opts != NULL)
         o = *opts;
