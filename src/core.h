@@ -168,8 +168,10 @@ struct plait_pool {
      * outside. */
     PL_CACHE_ALIGNED _Atomic uint64_t n_injected, outside_succeeded, outside_failed,
         outside_cancelled;
-    /* task_records.c: records that workers had no room for. */
+    /* task_records.c: records that workers had no room for, and about
+     * how many (a bound, not an exact count). */
     PL_CACHE_ALIGNED _Atomic(void *) returned;
+    _Atomic size_t returned_n;
     /* timer.c: the timer, started once under timer_start_lock (published
      * by a release store, never cleared before the pool's record is
      * freed); timer_stopped (under that lock): destroy stopped it, or

@@ -215,4 +215,7 @@ void plait_group_destroy(plait_group *g)
     /* Last: the group's reference may be what keeps the pool's record
      * (pool.h), which the timer removal above still read. */
     pl_pool_unref(pool);
+    /* A quiet point for what the group's tasks left behind: every one of
+     * them has finished (alloc.h). */
+    pl_trim_if_due();
 }

@@ -316,6 +316,7 @@ int plait_pool_destroy(plait_pool *pool)
     while (atomic_load_explicit(&pool->foreign_active, memory_order_acquire) != 0)
         sched_yield();
     pl_pool_unref(pool);
+    pl_trim_if_due(); /* what the pool's caches held (alloc.h) */
     return 0;
 }
 
