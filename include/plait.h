@@ -93,13 +93,30 @@ enum { PLAIT_GROUP_COLLECT_ALL = 1u << 0 }; /* errors do not cancel the siblings
  * unparsable; ENOMEM / EAGAIN: resources.
  * After fork(), the child may create and use pools of its own, but must not
  * use or destroy a pool inherited from the parent: its threads exist only
- * in the parent (the child's copy is abandoned, its memory not freed). */
+ * in the parent (the child's copy is abandoned, its memory not freed).
+ * Forked inside a task, the child's thread starts as a foreign thread with
+ * nothing of the parent's pool (plait_current() is NULL,
+ * plait_worker_index() -1; its own pools' waits block and run none of the
+ * parent's tasks); it must not return from that task (which runs only in
+ * the parent): end it with _exit or exec. */
 PLAIT_API int plait_pool_create(plait_pool **pool, const plait_pool_options *opts);
 
 /* Refuses new work from outside (ESHUTDOWN for plait_submit and foreign
  * spawns), runs everything already in the pool to completion, joins the
  * workers and frees the pool. EDEADLK when called from one of its own
- * workers, EINVAL for NULL. */
+ * workers, EINVAL for NULL.
+ * Its groups and task handles may outlive it, and other threads may be
+ * inside calls on them meanwhile (a foreign plait_group_wait returns once
+ * destroy has run the group's tasks). After destroy, a group not yet
+ * destroyed may still be waited (its result, as usual), cancelled, read
+ * (plait_group_errors, plait_group_pending: 0) and destroyed; spawning into
+ * it and plait_group_set_timeout return ESHUTDOWN (EINVAL once waited);
+ * deadlines not yet fired never fire. Task handles keep working (done,
+ * status, result, release). A small part of the pool's memory stays until
+ * its last group is destroyed. The pool handle itself is invalid once
+ * destroy returns; while it runs, calls that add work through the handle
+ * from other threads (plait_submit, plait_group_create,
+ * plait_parallel_for) get ESHUTDOWN, and plait_pool_stats must not run. */
 PLAIT_API int plait_pool_destroy(plait_pool *pool);
 
 /* Number of worker threads; 0 for NULL. */
@@ -171,8 +188,9 @@ PLAIT_API int plait_group_cancel(plait_group *group);
 /* Cancels the group ns nanoseconds from now (within about a millisecond),
  * whether or not anyone waits on it. A later call replaces the deadline.
  * EINVAL for NULL or a group already waited (also one whose wait returns
- * meanwhile on another thread); ENOMEM, or pthread_create's error (EAGAIN)
- * when the pool's timer thread, started by the first deadline, cannot be. */
+ * meanwhile on another thread); ESHUTDOWN once its pool's destroy has
+ * stopped the timer; ENOMEM, or pthread_create's error (EAGAIN) when the
+ * pool's timer thread, started by the first deadline, cannot be. */
 PLAIT_API int plait_group_set_timeout(plait_group *group, uint64_t ns);
 
 /* Tasks spawned into the group that have not finished; 0 for NULL. */
@@ -192,7 +210,8 @@ PLAIT_API size_t plait_group_errors(const plait_group *group, const plait_error 
  * first, so no task of it is left running. NULL is a no-op, and so is a
  * call from one of the group's own tasks (it could never finish). A group
  * created inside a task may be destroyed from any thread, also after that
- * task has returned. */
+ * task has returned, and also after its pool was destroyed (see
+ * plait_pool_destroy). */
 PLAIT_API void plait_group_destroy(plait_group *group);
 
 /* ---- Task handles ----------------------------------------------------- */

@@ -5,6 +5,9 @@
 #include "alloc.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -72,6 +75,34 @@ void *pl_malloc_aligned(size_t size)
 void pl_free(void *p)
 {
     free(p);
+}
+
+/* Bytes freed in bulk since the last trim (process-wide: glibc's arenas
+ * are). relaxed: a threshold, not a publication; a trim that runs a little
+ * early or late is harmless. */
+static _Atomic size_t freed_untrimmed;
+
+void pl_free_counted(void *p, size_t size)
+{
+    free(p);
+    atomic_fetch_add_explicit(&freed_untrimmed, size, memory_order_relaxed);
+}
+
+void pl_trim_if_due(void)
+{
+    /* relaxed load first: the common case is one read of a line that only
+     * bulk frees write. */
+    size_t n = atomic_load_explicit(&freed_untrimmed, memory_order_relaxed);
+    if (pl_likely(n < PL_TRIM_BYTES))
+        return;
+    /* The CAS elects one trimmer among concurrent callers; one that loses
+     * to a concurrent free leaves the trim to the next call. */
+    if (!atomic_compare_exchange_strong_explicit(&freed_untrimmed, &n, 0, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }
 
 void pl_fault_set(uint64_t n)

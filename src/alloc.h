@@ -18,6 +18,18 @@ char *pl_strdup(const char *s);
 /* aligned to PL_CACHE_LINE; freed with pl_free */
 void *pl_malloc_aligned(size_t size);
 
+/* Giving memory back after a burst. glibc keeps what is freed in its
+ * arenas (a burst of small records freed in another order than they were
+ * allocated is never trimmed by free alone), so plait counts the bytes it
+ * frees in bulk (records past every cache, a deque's grown buffers) with
+ * pl_free_counted, and a caller at a quiet point (the end of a group,
+ * plait_group_destroy) calls pl_trim_if_due, which runs malloc_trim(0)
+ * once PL_TRIM_BYTES were counted since the last trim. Never on a spawn
+ * or run path: a trim costs about as much as freeing what it returns. */
+#define PL_TRIM_BYTES ((size_t)32 << 20)
+void pl_free_counted(void *p, size_t size);
+void pl_trim_if_due(void);
+
 /* Fault injection, for tests. pl_fault_set(n): the n-th allocation from
  * now (1-based) fails, and every one after it succeeds again; 0 turns it
  * off. pl_fault_count(): allocations made since the last pl_fault_set while

@@ -168,12 +168,22 @@ struct plait_pool {
      * outside. */
     PL_CACHE_ALIGNED _Atomic uint64_t n_injected, outside_succeeded, outside_failed,
         outside_cancelled;
-    /* task_records.c: records that workers had no room for. */
+    /* task_records.c: records that workers had no room for, and about
+     * how many (a bound, not an exact count). */
     PL_CACHE_ALIGNED _Atomic(void *) returned;
-    /* timer.c: the timer, started once under timer_start_lock. */
-    struct pl_timer *timer;
+    _Atomic size_t returned_n;
+    /* timer.c: the timer, started once under timer_start_lock (published
+     * by a release store, never cleared before the pool's record is
+     * freed); timer_stopped (under that lock): destroy stopped it, or
+     * would have. */
+    _Atomic(struct pl_timer *) timer;
     pthread_mutex_t timer_start_lock;
+    bool timer_stopped;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
+    /* pool.c: references to this record: the handle (until destroy ends)
+     * and every live group. The last one frees it; destroy frees all the
+     * rest (pool.c). */
+    PL_CACHE_ALIGNED _Atomic size_t refs;
 };
 
 /* Counter bumps for single-writer counters. */

@@ -40,6 +40,39 @@
 
 #include "alloc.h"
 
+/*
+ * The trim: giving a burst's buffers back (deque.h). The owner, on an
+ * empty deque, swaps in a buffer of the initial size (nothing to copy)
+ * and frees the retired ones once no thief can still read them. A thief
+ * counts itself in `thieves` before it loads buf and uncounts itself
+ * after its slot read:
+ *
+ *   thief: fetch_add(thieves, seq_cst); a = load(buf, seq_cst); read a;
+ *          fetch_sub(thieves, release)
+ *   owner: store(buf, small, seq_cst); if load(thieves, seq_cst) == 0:
+ *          free the retired buffers
+ *
+ * Store buffering, as in the deque itself: in the total order S, either
+ * the thief's add comes after the owner's load, and then its load of buf
+ * comes after the owner's store and reads the small buffer (or a later
+ * one), never a retired one; or the add comes before the load, and the
+ * owner reads 1 or more (it keeps the buffers and tries again at its next
+ * empty pop) unless the thief's sub came first too, and then the owner's
+ * acquire of that sub (the RMWs on thieves form one release sequence)
+ * orders the thief's slot read before the free.
+ *
+ * What a thief reads in a swapped buffer is discarded: its load of top
+ * came before the deque was emptied (or it would not have seen t < b
+ * before the swap), and emptying moves top past every index that was in
+ * the range (a steal, or the owner's CAS on the last item), so its CAS on
+ * top fails. A thief whose t and b were read after the swap reads items
+ * pushed into the small buffer, published by push's release of bottom,
+ * which comes after the swap's store of buf in the owner's order.
+ *
+ * Only buffers past PL_DEQUE_KEEP_SLOTS start a trim, so a deque that
+ * fills and empties under that size never allocates again.
+ */
+
 static struct pl_deque_buf *buf_new(int64_t capacity)
 {
     struct pl_deque_buf *b = pl_malloc(sizeof *b + (size_t)capacity * sizeof b->slot[0]);
@@ -61,7 +94,10 @@ int pl_deque_init(struct pl_deque *d, size_t capacity)
     atomic_init(&d->top, 0);
     atomic_init(&d->bottom, 0);
     atomic_init(&d->buf, b);
+    atomic_init(&d->thieves, 0);
     d->retired = NULL;
+    d->init_mask = cap - 1;
+    d->trim = false;
 #if PL_DEBUG
     atomic_init(&d->owner, 0);
 #endif
@@ -96,7 +132,41 @@ __attribute__((noinline)) struct pl_deque_buf *pl_deque_grow(struct pl_deque *d,
     atomic_store_explicit(&d->buf, nb, memory_order_release);
     old->next_retired = d->retired;
     d->retired = old;
+    if (nb->mask >= PL_DEQUE_KEEP_SLOTS)
+        d->trim = true;
     return nb;
+}
+
+static size_t buf_bytes(const struct pl_deque_buf *b)
+{
+    return sizeof *b + (size_t)(b->mask + 1) * sizeof b->slot[0];
+}
+
+void pl_deque_trim(struct pl_deque *d)
+{
+    PLAIT_ASSERT(pl_deque_size_hint(d) <= 0);
+    /* relaxed: buf is written only by this thread. */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (a->mask >= PL_DEQUE_KEEP_SLOTS) {
+        struct pl_deque_buf *nb = buf_new(d->init_mask + 1);
+        if (nb == NULL)
+            return; /* out of memory: keep the big one, try again later */
+        /* seq_cst: the store-buffering pair with the thieves (above).
+         * The range is empty: nothing to copy. */
+        atomic_store_explicit(&d->buf, nb, memory_order_seq_cst);
+        a->next_retired = d->retired;
+        d->retired = a;
+    }
+    /* seq_cst: the other half of the pair; also acquires the thieves'
+     * release decrements (above). */
+    if (atomic_load_explicit(&d->thieves, memory_order_seq_cst) != 0)
+        return; /* a thief may hold a retired buffer: at the next empty pop */
+    while (d->retired != NULL) {
+        struct pl_deque_buf *next = d->retired->next_retired;
+        pl_free_counted(d->retired, buf_bytes(d->retired));
+        d->retired = next;
+    }
+    d->trim = false;
 }
 
 enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
@@ -108,10 +178,15 @@ enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
     if (t >= b)
         return PL_STEAL_EMPTY;
+    /* seq_cst: the trim's store-buffering pair (top of the file). */
+    atomic_fetch_add_explicit(&d->thieves, 1, memory_order_seq_cst);
     /* acquire: pairs with grow's release store, so a new buffer's copied
-     * slots are visible (the paper's consume). */
-    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_acquire);
+     * slots are visible (the paper's consume); seq_cst: the trim's pair. */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_seq_cst);
     void *x = pl_deque_buf_get(a, t);
+    /* release: the trim, acquiring the count, frees the buffer only after
+     * this read. */
+    atomic_fetch_sub_explicit(&d->thieves, 1, memory_order_release);
     /* seq_cst: claims index t against the owner's CAS and other thieves. */
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))

@@ -4,9 +4,14 @@
  * Promise to the other parts: the owner thread pushes and pops at the
  * bottom (LIFO); any thread may steal from the top (FIFO). Every pushed
  * item is returned exactly once, by pop or by steal. The deque grows when
- * full; a retired buffer is kept until pl_deque_destroy, because a thief
- * may still be reading it (retire-until-destroy: the retired buffers add
- * up to less than the live one, so memory stays within 2x).
+ * full; a retired buffer is kept while a thief may still be reading it
+ * (the retired buffers add up to less than the live one, so memory stays
+ * within 2x). Once the live buffer grew past PL_DEQUE_KEEP_SLOTS, the
+ * owner's pop that finds the deque empty swaps in a buffer of the initial
+ * size and frees the big ones as soon as no thief is inside a steal
+ * (deque.c, the trim): a burst does not keep its memory. Smaller buffers
+ * stay until then or pl_deque_destroy, so that a deque that fills and
+ * empties over and over does not allocate each time.
  *
  * Algorithm: Chase & Lev, "Dynamic Circular Work-Stealing Deque" (SPAA
  * 2005), in the C11 formulation of Lê, Pop, Cohen & Zappa Nardelli,
@@ -28,12 +33,20 @@
 
 struct pl_deque_buf;
 
+/* Slots a deque keeps when it empties (512 KiB of buffer). */
+#define PL_DEQUE_KEEP_SLOTS 65536
+
 struct pl_deque {
     /* Thieves write top; the owner writes bottom: separate cache lines. */
     PL_CACHE_ALIGNED _Atomic int64_t top;
+    /* Steals between their load of buf and their last slot read: the
+     * trim frees retired buffers only while none is (deque.c). */
+    _Atomic uint32_t thieves;
     PL_CACHE_ALIGNED _Atomic int64_t bottom;
     _Atomic(struct pl_deque_buf *) buf;
-    struct pl_deque_buf *retired; /* owner only: old buffers, freed at destroy */
+    struct pl_deque_buf *retired; /* owner only: old buffers, freed by the trim or destroy */
+    int64_t init_mask;            /* owner only: the initial capacity - 1 */
+    bool trim;                    /* owner only: a trim is due when the deque is empty */
 #if PL_DEBUG
     /* pl_debug_thread() of the owner: the first thread to push or pop. */
     _Atomic uintptr_t owner;
@@ -52,6 +65,8 @@ void pl_deque_destroy(struct pl_deque *d);
 /* Out of line: growth is rare. */
 struct pl_deque_buf *pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t,
                                    int64_t b);
+/* Owner only, on an empty deque: the trim (deque.c). */
+void pl_deque_trim(struct pl_deque *d);
 
 struct pl_deque_buf {
     int64_t mask; /* capacity - 1; capacity is a power of two */
@@ -122,6 +137,8 @@ static inline void *pl_deque_pop(struct pl_deque *d)
         /* Empty: restore bottom. relaxed: only this thread writes bottom,
          * and no thief can take anything from an empty range. */
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        if (pl_unlikely(d->trim))
+            pl_deque_trim(d);
         return NULL;
     }
     void *item = pl_deque_buf_get(a, b);

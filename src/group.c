@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cancel.h"
 #include "debug.h"
+#include "pool.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -48,11 +49,19 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         return EINVAL;
     struct pl_worker *w = pl_tls_worker;
     bool foreign = w == NULL || w->pool != pool;
-    if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire))
+    /* The group's reference to the pool's record (pool.h), taken before
+     * the check so that a creation that sees no shutdown holds the record
+     * even if destroy then runs to its end. */
+    pl_pool_ref(pool);
+    if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire)) {
+        pl_pool_unref(pool);
         return ESHUTDOWN;
+    }
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
-    if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL)
+    if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
+        pl_pool_unref(pool);
         return ENOMEM;
+    }
     /* Field by field: a memset of the record costs more (rep stos). */
     atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
@@ -199,7 +208,14 @@ void plait_group_destroy(plait_group *g)
         pl_free((char *)g->errors[i].message);
     if (g->errors != g->errors_inline)
         pl_free(g->errors);
+    struct plait_pool *pool = g->pool;
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
         pl_free(g);
+    /* Last: the group's reference may be what keeps the pool's record
+     * (pool.h), which the timer removal above still read. */
+    pl_pool_unref(pool);
+    /* A quiet point for what the group's tasks left behind: every one of
+     * them has finished (alloc.h). */
+    pl_trim_if_due();
 }

@@ -11,6 +11,24 @@
  * quiescence: every worker asleep in its scheduler loop with every queue
  * empty. Nothing can add work then (only a running task could), so it is
  * final. Then it stops and joins the workers.
+ *
+ * What outlives destroy (pool.h): the pool's record, while groups refer to
+ * it. Threads may be inside plait calls that touch it while destroy runs
+ * and after: a foreign waiter on a group whose last task destroy ran
+ * (it reads the group, then the pool's timer to remove the deadline), a
+ * spawner refused with ESHUTDOWN (it reads shutting_down and undoes its
+ * bracket). The first two hold a group, hence a reference; a refused
+ * bracket on the pool handle itself (plait_submit) is waited for by
+ * destroy before it drops the handle's reference. Workers and the timer
+ * thread are joined before anything is freed.
+ *
+ * The references: taking one is relaxed, because the taker already holds
+ * something that keeps the record alive (the handle, or a running task of
+ * the pool, which destroy outwaits before it drops the handle's
+ * reference), as with any shared pointer; dropping one is acq_rel, so
+ * that every holder's last accesses to the record (release) happen before
+ * the free by the last one (acquire, through the release sequence of the
+ * RMWs on refs).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -101,19 +119,47 @@ static int parse_threads(unsigned *out)
     return 0;
 }
 
-static void pool_free(struct plait_pool *pool)
+void pl_pool_ref(struct plait_pool *pool)
 {
-    for (unsigned i = 0; i < pool->nworkers; i++) {
+    /* relaxed: the caller's own hold keeps the record alive (file comment). */
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+}
+
+/* Frees the pool's record: nothing refers to it any more. */
+static void pool_free_record(struct plait_pool *pool)
+{
+    pl_timer_free(pool);
+    pthread_mutex_destroy(&pool->timer_start_lock);
+    pl_free(pool);
+}
+
+void pl_pool_unref(struct plait_pool *pool)
+{
+    /* acq_rel: file comment. */
+    if (atomic_fetch_sub_explicit(&pool->refs, 1, memory_order_acq_rel) == 1)
+        pool_free_record(pool);
+}
+
+/* Frees what only the workers, the queues and the timer thread use: all
+ * but the pool's record. Every worker is joined (or never started). */
+static void pool_free_parts(struct plait_pool *pool)
+{
+    for (unsigned i = 0; pool->workers != NULL && i < pool->nworkers; i++) {
         pl_cache_drain(&pool->workers[i].task_cache);
         pl_cache_drain(&pool->workers[i].group_cache);
         pl_deque_destroy(&pool->workers[i].deque);
     }
     pl_free(pool->workers);
+    pool->workers = NULL;
     pl_task_records_drain(pool);
     pl_inject_destroy(&pool->inject);
     pl_lot_destroy(&pool->lot);
-    pthread_mutex_destroy(&pool->timer_start_lock);
-    pl_free(pool);
+}
+
+static void pool_free(struct plait_pool *pool)
+{
+    pool_free_parts(pool);
+    pool_free_record(pool);
 }
 
 /* Stops and joins the first n workers (they are all past the barrier). */
@@ -126,11 +172,38 @@ static void stop_workers(struct plait_pool *pool, unsigned n)
         pthread_join(pool->workers[i].thread, NULL);
 }
 
+/*
+ * fork() on a worker (inside a task): the child's only thread is a copy of
+ * that worker, with its thread-local identity, but the pool exists only in
+ * the parent. The child must start as a foreign thread, or its own pool's
+ * calls would take it for the parent's worker: a wait would pop the copied
+ * deque and run the parent's queued tasks, groups would register in the
+ * parent task's list, records would go to the dead worker's cache. One
+ * thread-local says all that (pl_tls_worker: the current context hangs off
+ * it). The foreign record cache (task_records.c) is thread-local too, and
+ * is simply the child's from then on: records are fungible and the child's
+ * heap holds them. Process-wide locks the child might find held are reset
+ * by their owners' handlers (the detach lock, cancel.c).
+ */
+static void fork_child_forget_worker(void)
+{
+    pl_tls_worker = NULL;
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_register(void)
+{
+    pthread_atfork(NULL, NULL, fork_child_forget_worker);
+}
+
 int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
 {
     if (out == NULL)
         return EINVAL;
     pl_fork_prepare_once();
+    /* Registered by the first pool: before it, no thread is a worker. */
+    pthread_once(&fork_once, fork_register);
     plait_pool_options o = {0};
     if (opts != NULL)
         o = *opts;
@@ -155,6 +228,8 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     pl_lot_init(&pool->lot);
     pl_nested_init(&pool->lone_nested);
     pthread_mutex_init(&pool->timer_start_lock, NULL);
+    atomic_init(&pool->timer, NULL);
+    atomic_init(&pool->refs, 1); /* the handle's */
     if (pl_inject_init(&pool->inject, PL_INJECT_CAPACITY) != 0) {
         pl_lot_destroy(&pool->lot);
         pthread_mutex_destroy(&pool->timer_start_lock);
@@ -234,7 +309,14 @@ int plait_pool_destroy(plait_pool *pool)
     }
     pl_timer_stop(pool);
     stop_workers(pool, pool->nworkers);
-    pool_free(pool);
+    pool_free_parts(pool);
+    /* Brackets refused since shutting_down was set still undo their
+     * count; those on a group hold its reference, but plait_submit's holds
+     * only the handle: outwait them before dropping the handle's. */
+    while (atomic_load_explicit(&pool->foreign_active, memory_order_acquire) != 0)
+        sched_yield();
+    pl_pool_unref(pool);
+    pl_trim_if_due(); /* what the pool's caches held (alloc.h) */
     return 0;
 }
 

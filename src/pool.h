@@ -9,6 +9,16 @@
  *   - pl_pool_push_task puts a task where the pool's workers will find it
  *     (the caller's own deque, else the injection queue) and wakes a
  *     worker when nobody else would notice it. It never fails.
+ *
+ * Promise to groups (group.c): the pool's record (struct plait_pool
+ * itself, and the timer record, timer.h) lives while a reference to it
+ * does. A group takes one at creation (pl_pool_ref: the caller holds the
+ * handle, or runs a task of the pool, so the record is alive) and drops it
+ * as the last thing its destroy does (pl_pool_unref). plait_pool_destroy
+ * frees everything else (workers, queues, record caches, the timer
+ * thread) and drops the handle's reference: so a group that outlives its
+ * pool may read the pool's flags (shutting_down: ESHUTDOWN for spawns),
+ * its timer and its foreign brackets, and nothing more.
  */
 #ifndef PLAIT_POOL_H
 #define PLAIT_POOL_H
@@ -18,5 +28,7 @@
 int pl_foreign_begin(struct plait_pool *pool);
 void pl_foreign_end(struct plait_pool *pool);
 void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
+void pl_pool_ref(struct plait_pool *pool);
+void pl_pool_unref(struct plait_pool *pool);
 
 #endif

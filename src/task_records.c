@@ -54,6 +54,15 @@ static struct pl_cache *foreign_cache_get(void)
 
 static void returned_push(struct plait_pool *pool, struct plait_task *t)
 {
+    /* relaxed: a bound, checked and counted apart (task_records.h). The
+     * count goes before the push (program order, then the push's release
+     * CAS): a taker that takes the record has acquired the count too, so
+     * its uncount never comes first and the count never wraps below 0. */
+    if (atomic_load_explicit(&pool->returned_n, memory_order_relaxed) >= PL_RETURNED_MAX) {
+        pl_free_counted(t, sizeof *t);
+        return;
+    }
+    atomic_fetch_add_explicit(&pool->returned_n, 1, memory_order_relaxed);
     /* relaxed: a starting guess for the CAS. */
     void *head = atomic_load_explicit(&pool->returned, memory_order_relaxed);
     do
@@ -70,9 +79,10 @@ void pl_task_records_drain(struct plait_pool *pool)
     void *p = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
     while (p != NULL) {
         void *next = *(void **)p;
-        pl_free(p);
+        pl_free_counted(p, sizeof(struct plait_task));
         p = next;
     }
+    atomic_store_explicit(&pool->returned_n, 0, memory_order_relaxed);
 }
 
 /* Moves the pool's returned records into c (up to the cap), or frees them. */
@@ -83,12 +93,16 @@ static void take_returned(struct plait_pool *pool, struct pl_cache *c)
         return;
     /* acquire: pairs with the pushes' release. */
     void *list = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
+    size_t taken = 0;
     while (list != NULL) {
         void *next = *(void **)list;
         if (!pl_cache_put(c, list, PL_TASK_CACHE_MAX))
-            pl_free(list);
+            pl_free_counted(list, sizeof(struct plait_task));
         list = next;
+        taken++;
     }
+    /* relaxed: task_records.h (the counts of what we took came first). */
+    atomic_fetch_sub_explicit(&pool->returned_n, taken, memory_order_relaxed);
 }
 
 struct plait_task *pl_task_record_alloc_slow(struct plait_pool *pool)
@@ -112,5 +126,5 @@ void pl_task_record_free_slow(struct plait_task *t)
     if (w != NULL)
         returned_push(w->pool, t);
     else if (!pl_cache_put(foreign_cache_get(), t, PL_TASK_CACHE_MAX))
-        pl_free(t);
+        pl_free_counted(t, sizeof *t);
 }

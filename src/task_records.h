@@ -8,7 +8,9 @@
  * thread, at process exit). A worker whose cache is full pushes the record
  * on its pool's return stack; a thread whose cache is empty takes the
  * whole stack before it mallocs. Every cache holds at most
- * PL_TASK_CACHE_MAX records; the rest are freed.
+ * PL_TASK_CACHE_MAX records, and the stack about PL_RETURNED_MAX; the rest
+ * are freed (counted for the trim, alloc.h), so that a burst leaves at
+ * most those behind while the pool lives.
  *
  * The return stack (pool->returned), after the Linux kernel's llist.h:
  *   - push (returned_push) may run concurrently with any number of other
@@ -22,6 +24,9 @@
  *     back meanwhile, it is still the head, and the link is still right.
  *     Take-all reads no link at all.
  *   - drain (pool destroy) runs when no other thread touches the stack.
+ *   - the length (returned_n) is counted before each push and uncounted
+ *     by the taker for each record it takes; it bounds the stack up to the
+ *     pushes racing one check (at most one per worker).
  */
 #ifndef PLAIT_TASK_RECORDS_H
 #define PLAIT_TASK_RECORDS_H
@@ -30,6 +35,9 @@
 #include "worker.h"
 
 #define PL_TASK_CACHE_MAX 4096
+/* Two cache fills: a foreign producer that takes the stack and a worker
+ * that refills it meanwhile both find room. */
+#define PL_RETURNED_MAX (2 * PL_TASK_CACHE_MAX)
 
 struct plait_task *pl_task_record_alloc_slow(struct plait_pool *pool);
 void pl_task_record_free_slow(struct plait_task *t);

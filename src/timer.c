@@ -7,6 +7,13 @@
  * The cancellation runs under the timer lock, so a group cannot be freed
  * while it is being cancelled: plait_group_destroy removes it from the
  * heap first.
+ *
+ * Teardown: pool destroy stops the thread (pl_timer_stop) and empties the
+ * heap, but the timer record itself lives as long as the pool's record,
+ * which every group holds a reference to (pool.h): so a group that
+ * outlives its pool, or whose wait returns while the pool is destroyed,
+ * still finds pool->timer and its lock, and its removal (a no-op by then)
+ * needs nothing that destroy freed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,8 +84,7 @@ static void heap_remove(struct pl_timer *t, struct plait_group *g)
 
 static void *timer_main(void *arg)
 {
-    struct plait_pool *pool = arg;
-    struct pl_timer *t = pool->timer;
+    struct pl_timer *t = arg;
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         if (t->n == 0) {
@@ -108,12 +114,17 @@ static void timer_free(struct pl_timer *t)
     pl_free(t);
 }
 
-/* Starts the pool's timer thread once. */
+/* Starts the pool's timer thread once; ESHUTDOWN after pl_timer_stop. */
 static int timer_start(struct plait_pool *pool)
 {
     int err = 0;
     pthread_mutex_lock(&pool->timer_start_lock);
-    if (pool->timer != NULL)
+    if (pool->timer_stopped) {
+        err = ESHUTDOWN;
+        goto out;
+    }
+    /* relaxed: written only under the lock we hold. */
+    if (atomic_load_explicit(&pool->timer, memory_order_relaxed) != NULL)
         goto out;
     struct pl_timer *t = pl_calloc(1, sizeof *t);
     if (t == NULL) {
@@ -126,13 +137,14 @@ static int timer_start(struct plait_pool *pool)
     pthread_cond_init(&t->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&t->lock, NULL);
-    pool->timer = t;
     if ((err = pl_fault_thread_next()) == 0)
-        err = pthread_create(&t->thread, NULL, timer_main, pool);
-    if (err != 0) {
-        pool->timer = NULL;
+        err = pthread_create(&t->thread, NULL, timer_main, t);
+    if (err != 0)
         timer_free(t);
-    }
+    else
+        /* release: pl_timer_remove's acquire load sees an initialised
+         * timer (it also reads it after had_deadline, set after this). */
+        atomic_store_explicit(&pool->timer, t, memory_order_release);
 out:
     pthread_mutex_unlock(&pool->timer_start_lock);
     return err;
@@ -143,7 +155,8 @@ int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadli
     int err = timer_start(pool);
     if (err != 0)
         return err;
-    struct pl_timer *t = pool->timer;
+    /* relaxed: timer_start read or wrote it under the start lock. */
+    struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
     /* seq_cst store, then the seq_cst CLOSED check: the store-buffering
      * pair with plait_group_wait (CLOSED, then had_deadline). A deadline
      * set while a wait closes the group is either refused here or removed
@@ -154,6 +167,10 @@ int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadli
     if (atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED) {
         pthread_mutex_unlock(&t->lock);
         return EINVAL;
+    }
+    if (t->stop) { /* the pool is being destroyed: nothing would fire it */
+        pthread_mutex_unlock(&t->lock);
+        return ESHUTDOWN;
     }
     if (g->heap_index != SIZE_MAX) {
         g->deadline = deadline;
@@ -186,9 +203,9 @@ void pl_timer_remove(struct plait_pool *pool, struct plait_group *g)
      * the locks. */
     if (!atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
         return;
-    pthread_mutex_lock(&pool->timer_start_lock);
-    struct pl_timer *t = pool->timer;
-    pthread_mutex_unlock(&pool->timer_start_lock);
+    /* acquire: pairs with timer_start's release store. Once set it stays
+     * until the pool's record goes, which g's reference prevents. */
+    struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_acquire);
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->lock);
@@ -199,14 +216,39 @@ void pl_timer_remove(struct plait_pool *pool, struct plait_group *g)
 
 void pl_timer_stop(struct plait_pool *pool)
 {
-    struct pl_timer *t = pool->timer;
+    pthread_mutex_lock(&pool->timer_start_lock);
+    pool->timer_stopped = true; /* no timer starts after this */
+    /* relaxed: written only under the lock we hold. */
+    struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->timer_start_lock);
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->lock);
     t->stop = true;
+    /* The deadlines left can no longer fire: forget them, so that the
+     * heap can go now. Their groups are alive (each removes itself under
+     * this lock before it is freed) and find heap_index SIZE_MAX. */
+    for (size_t i = 0; i < t->n; i++)
+        t->heap[i]->heap_index = SIZE_MAX;
+    t->n = 0;
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->lock);
     pthread_join(t->thread, NULL);
-    timer_free(t);
-    pool->timer = NULL;
+    /* No thread reads the heap now: pl_timer_set refuses (stop) and
+     * pl_timer_remove finds no group in it, both under the lock. */
+    pthread_mutex_lock(&t->lock);
+    pl_free(t->heap);
+    t->heap = NULL;
+    t->cap = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void pl_timer_free(struct plait_pool *pool)
+{
+    /* relaxed: the pool's last reference is gone (acquired by its
+     * release RMW): nothing else looks. */
+    struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
+    if (t != NULL)
+        timer_free(t);
+    atomic_store_explicit(&pool->timer, NULL, memory_order_relaxed);
 }
