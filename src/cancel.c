@@ -5,87 +5,187 @@
 #include "cancel.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "debug.h"
 #include "futex.h"
 
 /* Starts at 1 so that a fresh context (epoch_ok 0) walks once. */
 _Atomic uint32_t pl_cancel_epoch = 1;
-/* Threads inside pl_sleep_until; they sleep on pl_cancel_epoch. */
-static _Atomic uint32_t sleepers;
 
 bool pl_ctx_walk(const struct plait_ctx *c)
 {
+    /* acquire: pairs with the release of each flag (step 3), which comes
+     * after the flags of the groups nested under it (step 2): a walk that
+     * sees a flag sees those too (rule 4's order, cancel.h). The callers
+     * order the walk after the flags it must see (cancel.h). */
     const struct plait_ctx *x = c;
-    /* relaxed: cancel.h's comment says how each caller orders the loads. */
     for (;;) {
-        if (atomic_load_explicit(&x->cancelled, memory_order_relaxed))
+        if (atomic_load_explicit(&x->cancelled, memory_order_acquire))
             return true;
         if (x->parent == NULL)
             break;
         x = x->parent;
     }
     const struct plait_group *g = x->task != NULL ? x->task->group : NULL;
-    return g != NULL && (atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED);
+    return g != NULL && (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED);
 }
 
-/* Steps 2 and 3. */
-static void announce(void)
+static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
 {
-    /* seq_cst RMW: after our flag (step 1) in the single total order, and
-     * the release that pl_ctx_cancelled's acquire pairs with. */
-    atomic_fetch_add_explicit(&pl_cancel_epoch, 1, memory_order_seq_cst);
-    /* seq_cst: the canceller's read in the store-buffering pair with
-     * pl_sleep_until's count bump. */
-    if (atomic_load_explicit(&sleepers, memory_order_seq_cst) != 0)
-        pl_futex_wake(&pl_cancel_epoch, INT_MAX);
+    for (; c != NULL; c = c->parent)
+        if (c == top)
+            return true;
+    return false;
 }
 
-int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
-{
-    /* The sleeper's side: count ourselves (seq_cst RMW), read the epoch
-     * (seq_cst), walk the flags, sleep on the epoch word. A canceller that
-     * read no sleeper did its bump before our count in the total order,
-     * so our epoch read reads from that bump or a later one (all RMWs
-     * continue its release sequence) and acquires it: its flag is visible
-     * to the relaxed walk. A canceller that saw us bumps the epoch, which
-     * either comes before our read (the same argument) or makes the futex
-     * wait return at once, and then wakes the word. */
-    atomic_fetch_add_explicit(&sleepers, 1, memory_order_seq_cst);
-    int r;
-    for (;;) {
-        uint32_t e = atomic_load_explicit(&pl_cancel_epoch, memory_order_seq_cst);
-        if (pl_ctx_walk(ctx)) {
-            r = ECANCELED;
-            break;
-        }
-        if (pl_now_ns() >= deadline) {
-            r = 0;
-            break;
-        }
-        pl_futex_wait(&pl_cancel_epoch, e, deadline == UINT64_MAX ? 0 : deadline);
-    }
-    /* relaxed: a count; an extra wake-up for a thread that has left costs
-     * one system call. */
-    atomic_fetch_sub_explicit(&sleepers, 1, memory_order_relaxed);
-    return r;
-}
-
-/* ---- The lists of nested groups -------------------------------------- */
-
-void pl_nested_init(struct pl_nested_groups *list)
-{
-    pl_spin_init(&list->lock);
-    list->head = NULL;
-}
-
-/* The list where groups created by task t's contexts are registered. */
+/* The list where groups created by task t's contexts are registered, and
+ * where its contexts' sleepers wait: the lock every flag that can cancel
+ * those contexts is set under (t's contexts' own, t's group's). */
 static struct pl_nested_groups *task_list(struct plait_task *t)
 {
     return t->group != NULL ? &t->group->nested : &t->ctx.pool->lone_nested;
 }
+
+/* ---- The sleepers -----------------------------------------------------
+ *
+ * A thread in pl_sleep_until sleeps on a futex word of its own, in a
+ * record on its stack that it links into its task's list. A canceller
+ * claims (unlinks) the records it reaches while it holds that list's lock
+ * (step 4), and wakes them once it holds no lock (step 5). So a
+ * cancellation costs the sleepers it does not reach nothing: it never
+ * learns of them, or only passes them by in a list.
+ *
+ * No lost wake-up: the sleeper checks its flags and links its record in
+ * one critical section of the list's lock; the canceller sets a flag and
+ * claims records in one critical section of the same lock. Every flag that
+ * can cancel the sleeper's context is set under that lock (task_list).
+ * The lock orders the two sections: if the canceller's came first, the
+ * sleeper's walk sees the flag and does not sleep; if the sleeper's came
+ * first, the canceller finds the record and claims it. (The lock replaces
+ * the store-buffering pair the process-wide sleeper count needed: both
+ * sides' reads and writes are inside the sections.) A claimed record is
+ * woken: WAKING is stored before the futex wake, so a sleeper that had not
+ * yet reached its futex wait finds the word changed and does not sleep.
+ *
+ * Lifetime: the record lives on the sleeper's stack. Once claimed, only
+ * the claimer touches it, and its last access is the release of WOKEN;
+ * the sleeper returns only after acquiring WOKEN (or after unlinking its
+ * record itself, unclaimed, under the lock). WAKING, between the two,
+ * keeps the sleeper from returning while the futex wake still names its
+ * word.
+ */
+enum { SLEEPING, WAKING, WOKEN };
+
+struct pl_sleeper {
+    /* The list's lock, while linked; once claimed, next is the claimer's
+     * own (its list of records to wake). */
+    struct pl_sleeper *prev, *next;
+    const struct plait_ctx *ctx;
+    bool claimed; /* the list's lock */
+    _Atomic uint32_t word;
+};
+
+static void sleeper_unlink(struct pl_nested_groups *list, struct pl_sleeper *r)
+{
+    PLAIT_ASSERT(pl_spin_held(&list->lock));
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        list->sleepers = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+}
+
+/* Step 4: moves the sleepers of list that the cancellation reaches (those
+ * whose context lies under `under`; NULL: all) onto *wake. */
+static void claim_sleepers(struct pl_nested_groups *list, const struct plait_ctx *under,
+                           struct pl_sleeper **wake)
+{
+    PLAIT_ASSERT(pl_spin_held(&list->lock));
+    for (struct pl_sleeper *r = list->sleepers, *next; r != NULL; r = next) {
+        next = r->next;
+        if (under != NULL && !ctx_under(r->ctx, under))
+            continue;
+        sleeper_unlink(list, r);
+        r->claimed = true;
+        r->next = *wake;
+        *wake = r;
+    }
+}
+
+/* Step 5, holding no lock. */
+static void wake_claimed(struct pl_sleeper *r)
+{
+    while (r != NULL) {
+        struct pl_sleeper *next = r->next; /* before the sleeper may leave */
+        /* relaxed: WAKING publishes nothing, it only keeps the sleeper
+         * from sleeping again or leaving; the kernel orders this store
+         * before its look for waiters (futex(2)'s barrier in FUTEX_WAKE). */
+        atomic_store_explicit(&r->word, WAKING, memory_order_relaxed);
+        pl_futex_wake(&r->word, 1);
+        /* release: our last access to r; pairs with the sleeper's acquire,
+         * after which its stack may go. */
+        atomic_store_explicit(&r->word, WOKEN, memory_order_release);
+        r = next;
+    }
+}
+
+int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
+{
+    PLAIT_ASSERT(ctx->task != NULL);
+    struct pl_nested_groups *list = task_list(ctx->task);
+    uint64_t now = pl_now_ns();
+    struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false};
+    atomic_init(&r.word, SLEEPING);
+    pl_spin_lock(&list->lock);
+    /* Under the lock (the section comment above): a flag set before this
+     * is seen, a canceller after it finds the record. */
+    bool cancelled = pl_ctx_walk(ctx);
+    if (cancelled || now >= deadline) {
+        pl_spin_unlock(&list->lock);
+        return cancelled ? ECANCELED : 0;
+    }
+    r.next = list->sleepers;
+    if (r.next != NULL)
+        r.next->prev = &r;
+    list->sleepers = &r;
+    pl_spin_unlock(&list->lock);
+
+    unsigned spins = 0;
+    for (;;) {
+        /* acquire: pairs with the claimer's release of WOKEN (its flags,
+         * the epoch bump, its last access to r). */
+        uint32_t w = atomic_load_explicit(&r.word, memory_order_acquire);
+        if (w == WOKEN)
+            return ECANCELED; /* claimed: a cancellation that reaches us */
+        if (w == WAKING) {
+            /* The claimer is inside its futex wake (one system call). */
+            if (++spins < 64)
+                pl_cpu_relax();
+            else
+                sched_yield();
+            continue;
+        }
+        if (deadline != UINT64_MAX && pl_now_ns() >= deadline) {
+            pl_spin_lock(&list->lock);
+            bool claimed = r.claimed;
+            if (!claimed)
+                sleeper_unlink(list, &r);
+            pl_spin_unlock(&list->lock);
+            if (!claimed)
+                return 0;
+            /* Claimed just before the deadline: its canceller is on its
+             * way (step 5); wait for it without a deadline. */
+            deadline = UINT64_MAX;
+            continue;
+        }
+        pl_futex_wait(&r.word, SLEEPING, deadline == UINT64_MAX ? 0 : deadline);
+    }
+}
+
+/* ---- The lists of nested groups -------------------------------------- */
 
 /* Creator counts change only under the list lock: no RMW needed. */
 static void count_created(struct pl_nested_groups *list, struct plait_ctx *c, int delta)
@@ -112,43 +212,98 @@ static void unlink_group(struct pl_nested_groups *list, struct plait_group *g)
     g->registry = NULL;
 }
 
-static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
-{
-    for (; c != NULL; c = c->parent)
-        if (c == top)
-            return true;
-    return false;
-}
-
-static void cancel_group(struct plait_group *g, uint32_t reason);
-
-/* Step 4: cancels the groups in list whose creator lies under ctx (NULL:
- * all of them). Holding the lock keeps every group in the list alive: a
- * group leaves it (destroy, its creator's end) under the same lock. */
-static void cancel_nested(struct pl_nested_groups *list, const struct plait_ctx *ctx)
-{
-    pl_spin_lock(&list->lock);
-    for (struct plait_group *g = list->head; g != NULL; g = g->sibling_next)
-        if (ctx == NULL || ctx_under(g->creator, ctx))
-            cancel_group(g, 0);
-    pl_spin_unlock(&list->lock);
-}
-
 /* ---- Cancelling ------------------------------------------------------ */
+
+/* The end of step 3: after a flag, under the lock it was set under. */
+static void bump_epoch(void)
+{
+    /* seq_cst RMW: a release after the flag, which pl_ctx_cancelled's
+     * acquire of this value or a later one pairs with (every bump is an
+     * RMW, so later ones continue this release sequence): its walk then
+     * sees the flag. Under the lock: a sleeper that sees the flag through
+     * the lock sees the epoch moved too, so its plait_cancelled agrees. */
+    atomic_fetch_add_explicit(&pl_cancel_epoch, 1, memory_order_seq_cst);
+}
+
+/* Steps 1 to 4 for group top and every group nested in it, depth first,
+ * each group's flag after those of the groups nested in it; the claimed
+ * sleepers go onto *wake. Iterative, in constant stack: it keeps no
+ * worklist, but the locks of the path from top to the group it is in, and
+ * climbs back through the registration (a nested group's registry is the
+ * list embedded in the group above it).
+ *
+ * Lifetimes: the caller keeps top alive. A group below top is reached in
+ * the list of the group above it, whose lock is held from before the
+ * group is met until after the walk has climbed back above it; a group
+ * leaves a list (destroy, its creator's end) only under that list's lock,
+ * before it can be freed. So every group on the path, and the sibling
+ * links the walk follows, stay valid.
+ *
+ * The creator's rule: each group's list lock is held from before its list
+ * is read until after its flag is set (step 3), so a creation registering
+ * in that list (pl_nested_register, same lock) comes either before (the
+ * walk finds the new group) or after (its walk of the creator sees the
+ * flag, the group is born cancelled). */
+static void cancel_tree(struct plait_group *top, uint32_t reason, struct pl_sleeper **wake)
+{
+    /* acquire: pairs with the release of the flag: the first canceller
+     * has done everything below it (flags last). */
+    if (atomic_load_explicit(&top->state, memory_order_acquire) & PL_G_CANCELLED)
+        return;
+    struct plait_group *g = top;
+    pl_spin_lock(&g->nested.lock);
+    /* relaxed: flags are set under this lock (and at birth, before the
+     * group could be reached). */
+    if (atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED) {
+        pl_spin_unlock(&g->nested.lock);
+        return;
+    }
+    struct plait_group *next = g->nested.head;
+    for (;;) {
+        struct plait_group *c = next;
+        if (c != NULL) {
+            /* Step 2: descend into c unless it is cancelled already. */
+            next = c->sibling_next;
+            /* acquire: as for top. */
+            if (atomic_load_explicit(&c->state, memory_order_acquire) & PL_G_CANCELLED)
+                continue;
+            pl_spin_lock(&c->nested.lock);
+            /* relaxed: as for top. */
+            if (atomic_load_explicit(&c->state, memory_order_relaxed) & PL_G_CANCELLED) {
+                pl_spin_unlock(&c->nested.lock);
+                continue;
+            }
+            g = c;
+            next = c->nested.head;
+            continue;
+        }
+        /* Step 3. seq_cst RMW: the release that readers of the flag
+         * acquire (pl_ctx_walk, spawn, wait); an RMW, as group.c sets
+         * CLOSED meanwhile. Only the holder of the lock that found the
+         * flag clear sets it, so the reason is the first cancellation's. */
+        uint32_t prev = atomic_fetch_or_explicit(
+            &g->state, PL_G_CANCELLED | (g == top ? reason : 0), memory_order_seq_cst);
+        PLAIT_ASSERT(!(prev & PL_G_CANCELLED));
+        (void)prev;
+        bump_epoch();
+        /* Step 4: every sleeper of g's tasks. */
+        claim_sleepers(&g->nested, NULL, wake);
+        pl_spin_unlock(&g->nested.lock);
+        if (g == top)
+            return;
+        /* Climb: we hold the lock of the list g is in. */
+        PLAIT_ASSERT(g->registry != NULL);
+        next = g->sibling_next;
+        g = pl_container_of(g->registry, struct plait_group, nested);
+        PLAIT_ASSERT(pl_spin_held(&g->nested.lock));
+    }
+}
 
 static void cancel_group(struct plait_group *g, uint32_t reason)
 {
-    /* Step 1. seq_cst: before the epoch bump and the sleepers read in the
-     * total order (announce). A CAS, so that the reason is recorded only
-     * by the cancellation that takes effect. */
-    uint32_t prev = atomic_load_explicit(&g->state, memory_order_relaxed);
-    do {
-        if (prev & PL_G_CANCELLED)
-            return;
-    } while (!atomic_compare_exchange_weak_explicit(&g->state, &prev, prev | PL_G_CANCELLED | reason,
-                                                    memory_order_seq_cst, memory_order_relaxed));
-    announce();
-    cancel_nested(&g->nested, NULL);
+    struct pl_sleeper *wake = NULL;
+    cancel_tree(g, reason, &wake);
+    wake_claimed(wake); /* step 5 */
 }
 
 void pl_group_cancel(struct plait_group *g)
@@ -163,16 +318,32 @@ void pl_group_time_out(struct plait_group *g)
 
 void pl_ctx_cancel(struct plait_ctx *c)
 {
-    /* Step 1. seq_cst: before the epoch bump and the sleepers read. */
-    if (atomic_exchange_explicit(&c->cancelled, 1, memory_order_seq_cst))
+    /* acquire: pairs with the release of the flag (flags last). */
+    if (atomic_load_explicit(&c->cancelled, memory_order_acquire))
         return;
-    announce();
-    /* Always walk the list, under its lock: creation registers and walks
-     * under the same lock (the creator's rule), so no group created under
-     * c can miss this cancellation. Cancels are rare; creations are not,
-     * and take no extra atomic for it. */
-    if (c->task != NULL)
-        cancel_nested(task_list(c->task), c);
+    PLAIT_ASSERT(c->task != NULL);
+    /* Step 1: the list where c's task registers its groups and sleepers,
+     * which every canceller of c's task's contexts takes. */
+    struct pl_nested_groups *list = task_list(c->task);
+    struct pl_sleeper *wake = NULL;
+    pl_spin_lock(&list->lock);
+    /* relaxed: set under this lock only. */
+    if (!atomic_load_explicit(&c->cancelled, memory_order_relaxed)) {
+        /* Step 2: the groups created under c. The list's lock keeps each
+         * alive (cancel_tree's comment), and is held until c's flag is set:
+         * the creator's rule. */
+        for (struct plait_group *g = list->head; g != NULL; g = g->sibling_next)
+            if (ctx_under(g->creator, c))
+                cancel_tree(g, 0, &wake);
+        /* Step 3. seq_cst (release is what matters): pairs with
+         * pl_ctx_walk's acquire. */
+        atomic_store_explicit(&c->cancelled, 1, memory_order_seq_cst);
+        bump_epoch();
+        /* Step 4: the sleepers of c and of the join children under it. */
+        claim_sleepers(list, c, &wake);
+    }
+    pl_spin_unlock(&list->lock);
+    wake_claimed(wake); /* step 5 */
 }
 
 /* ---- Registration and the creator's end ------------------------------- */

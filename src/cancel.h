@@ -12,35 +12,65 @@
  * PL_G_TIMEDOUT), or by the cancellation of the context that created it
  * (rule 4, nesting). Nothing is ever un-cancelled.
  *
- * The canceller's steps, in order, and the readers each one serves:
- *   1. Set the flag: an exchange on ctx->cancelled, or a CAS that adds
- *      PL_G_CANCELLED (and the reason) to a group's state; seq_cst. Only
- *      the first canceller goes on. Serves every walk (pl_ctx_walk).
- *   2. Bump pl_cancel_epoch (seq_cst RMW). Serves the one-load check
- *      pl_ctx_cancelled: a context that saw the epoch at a value where it
+ * Rule 4's order. Whatever a task can observe of its cancellation (a flag
+ * through pl_ctx_walk, plait_cancelled, plait_sleep's ECANCELED) comes
+ * after every group created under it is cancelled: flags are set last,
+ * depth first, each after the flags of the groups nested below it.
+ *
+ * The canceller's steps, in order, for a group g (its list: g->nested,
+ * where g's tasks register their groups and sleepers) or a context c (its
+ * list: the one of c's task, in the task's group or the pool):
+ *   1. Lock the list; if the flag is already set, unlock and stop (the
+ *      first canceller did or is doing all of it: flags last).
+ *   2. Walk the nested groups in the list (for c: those whose creator lies
+ *      under c; for g: all of them) and apply steps 1 to 4 to each, still
+ *      holding the list's lock. Iterative, in constant stack: the walk
+ *      holds the locks of its path and climbs back through each group's
+ *      registration (cancel.c, cancel_tree). Serves rule 4.
+ *   3. Set the flag: a store on ctx->cancelled, or an RMW that adds
+ *      PL_G_CANCELLED (and the reason) to a group's state; seq_cst (its
+ *      release is what readers pair with). Then bump pl_cancel_epoch
+ *      (seq_cst RMW), still under the lock: it serves the one-load check
+ *      pl_ctx_cancelled (a context that saw the epoch at a value where it
  *      was not cancelled need not walk until the epoch moves; its acquire
- *      of the new epoch makes the flags of step 1 visible to its walk.
- *   3. Read the sleeper count (seq_cst), and if any thread sleeps in
- *      pl_sleep_until, wake the epoch word. Serves the sleepers: with
- *      their count bump, this is a store-buffering pair (cancel.c).
- *   4. Walk the nested groups, under the list's lock: for a context, the
- *      groups whose creator lies under it in its task's list; for a group,
- *      every group its tasks created; and cancel each one (from step 1).
- *      Serves rule 4.
+ *      of the new epoch makes the flag visible to its walk), and a sleeper
+ *      that sees the flag through the lock sees the epoch moved too.
+ *   4. Claim the sleepers in the list that the cancellation reaches (for
+ *      g: all, they are its tasks'; for c: those whose context lies under
+ *      c): unlink their records. Unlock the list.
+ *   5. Holding no lock, wake each claimed sleeper on its own futex word.
+ *      A cancellation wakes no sleeper it does not reach, and costs those
+ *      nothing. No lost wake-up: a sleeper checks its flags and links its
+ *      record under its list's lock, which every flag that can cancel it
+ *      is set under (cancel.c, the sleepers).
  *
  * The creator's rule. A group created while a task runs is registered in
  * that task's list, under the list's lock, with the running context as its
- * creator, and the creation walks that context under the same lock: so a
- * canceller either walks the list after the registration and finds the
- * group, or set its flag before it took the lock and the creation's walk
- * sees the flag (the group is born cancelled). When a creator context
- * ends, its groups pass to the enclosing context (a join child's) or leave
- * the list (a task's: they no longer follow its fate).
+ * creator, and the creation walks that context under the same lock. A
+ * canceller holds that lock from before it reads the list (step 2) until
+ * after it sets its flag (step 3): so the registration comes either before
+ * (the walk finds the group) or after (the creation's walk sees the flag:
+ * the group is born cancelled). When a creator context ends, its groups
+ * pass to the enclosing context (a join child's) or leave the list (a
+ * task's: they no longer follow its fate).
+ *
+ * Each pair of observers, then: a flag seen (acquire) implies the flags
+ * below it; a registration is found or born cancelled; a sleeper is
+ * claimed or sees the flag; pl_ctx_cancelled sees the flag once it sees
+ * the epoch of step 3, and a sleeper that returns ECANCELED sees that
+ * epoch.
+ *
+ * Lifetimes: a group found in a list is not freed while the walk is in it
+ * or below it: it leaves a list (destroy, its creator's end) only under
+ * the list's lock, which the walk holds until it has climbed back above.
+ * A claimed sleeper's record stays until its claimer's last store.
  *
  * Lock order: the pool timer's lock, then the detach lock, then the lists'
  * locks, a group's own list before the lists of the groups nested in it
- * (the walk of step 4 descends holding each). No lock here is taken while
- * a group's errors lock is held.
+ * (the walk of step 2 descends holding each; it may hold a whole chain).
+ * No lock here is taken while a group's errors lock is held, and no list
+ * lock is held during step 5's system calls (the timer's may be: its
+ * thread cancels groups whose deadline passed).
  *
  * The fork rule: the detach lock is a process-wide mutex; a fork while
  * another thread holds it would leave it held forever in the child, so a
@@ -54,7 +84,7 @@
 
 #include "core.h"
 
-/* The process-wide cancel epoch: bumped by every cancellation (step 2). */
+/* The process-wide cancel epoch: bumped by every flag set (step 3). */
 extern _Atomic uint32_t pl_cancel_epoch;
 
 static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
@@ -81,18 +111,20 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
     c->message = NULL;
 }
 
-/* Walks c's flags and its task's group's with relaxed loads. The caller
- * orders the walk after the flags it must see: by an acquire of the epoch
- * (pl_ctx_cancelled, pl_sleep_until), or by the list lock that cancellers
- * walk under (group creation). Without either (a task about to start) a
- * concurrent cancellation may be missed, as if it came just after. */
+/* Walks c's flags and its task's group's with acquire loads (a flag seen
+ * implies the flags of step 2 under it). The caller orders the walk after
+ * the flags it must see: by an acquire of the epoch (pl_ctx_cancelled), or
+ * by the list lock that flags are set under (group creation,
+ * pl_sleep_until). Without either (a task about to start) a concurrent
+ * cancellation may be missed, as if it came just after. */
 bool pl_ctx_walk(const struct plait_ctx *c);
 
 /* pl_ctx_walk of a task's root context, inline for the start of every
- * task (the same unordered loads). */
+ * task, unordered. */
 static inline bool pl_task_cancelled(const struct plait_task *t)
 {
-    /* relaxed: as pl_ctx_walk. */
+    /* relaxed: a task that has not started has created no group, so it
+     * needs none of the flags the acquire of pl_ctx_walk would bring. */
     return atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) ||
            (t->group != NULL &&
             (atomic_load_explicit(&t->group->state, memory_order_relaxed) & PL_G_CANCELLED));
@@ -109,9 +141,9 @@ static inline bool pl_ctx_cancelled(const struct plait_ctx *c)
     uint32_t e = atomic_load_explicit(&pl_cancel_epoch, memory_order_relaxed);
     if (pl_likely(e == atomic_load_explicit(&c->epoch_ok, memory_order_relaxed)))
         return false;
-    /* acquire: pairs with the cancellers' seq_cst bumps (step 2), each
-     * after its flag (step 1): the walk sees every flag of the epochs up
-     * to e, so e may be recorded as clean. */
+    /* acquire: pairs with the cancellers' seq_cst bumps (step 3), each
+     * after its flag: the walk sees every flag of the epochs up to e, so e
+     * may be recorded as clean. */
     e = atomic_load_explicit(&pl_cancel_epoch, memory_order_acquire);
     if (pl_ctx_walk(c))
         return true;
@@ -120,21 +152,28 @@ static inline bool pl_ctx_cancelled(const struct plait_ctx *c)
     return false;
 }
 
-/* Cancels c (steps 1 to 4): its flag, sleepers, the groups created under
- * it. c must stay valid during the call (its task's handle, or its own
- * thread). */
+/* Cancels c (steps 1 to 5): the groups created under it, its flag, its
+ * sleepers. c must stay valid during the call (its task's handle, or its
+ * own thread). */
 void pl_ctx_cancel(struct plait_ctx *c);
 
-/* Cancels g (steps 1 to 4). pl_group_time_out records PL_G_TIMEDOUT too,
+/* Cancels g (steps 1 to 5). pl_group_time_out records PL_G_TIMEDOUT too,
  * if its cancellation is the one that takes effect. */
 void pl_group_cancel(struct plait_group *g);
 void pl_group_time_out(struct plait_group *g);
 
 /* Sleeps until deadline (CLOCK_MONOTONIC ns; UINT64_MAX: none) or until
- * ctx is cancelled: 0 or ECANCELED. The sleeper's side of step 3. */
+ * ctx is cancelled: 0 or ECANCELED. The sleeper's side of steps 4 and 5;
+ * ctx's task's list lock is taken once (twice when the deadline passes). */
 int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline);
 
-void pl_nested_init(struct pl_nested_groups *list);
+/* Inline: every group creation runs it. */
+static inline void pl_nested_init(struct pl_nested_groups *list)
+{
+    pl_spin_init(&list->lock);
+    list->head = NULL;
+    list->sleepers = NULL;
+}
 
 /* Registers a new group g, created while creator runs, in the list of
  * creator's task (the creator's rule), and marks g cancelled if creator

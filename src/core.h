@@ -75,10 +75,13 @@ struct plait_task {
 };
 
 /* cancel.c: the groups created while tasks of one group (or one pool's
- * lone tasks) run, so that cancelling a task or a group reaches them. */
+ * lone tasks) run, so that cancelling a task or a group reaches them; and
+ * those tasks' sleepers in plait_sleep, so that it wakes them. */
+struct pl_sleeper;
 struct pl_nested_groups {
     struct pl_spin lock;
-    struct plait_group *head; /* doubly linked through sibling_* */
+    struct plait_group *head;    /* doubly linked through sibling_* */
+    struct pl_sleeper *sleepers; /* doubly linked (cancel.c) */
 };
 
 #define PL_NO_RESULT (-1) /* not a code a wait returns */
