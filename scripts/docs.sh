@@ -11,7 +11,7 @@
 #   bash scripts/docs.sh man DIR         # DIR/man3/*.3.gz (+ one symlink per extra name)
 #   bash scripts/docs.sh html [DIR]      # the HTML reference (default: build/docs/html)
 #
-# lint and html need mandoc and man-db (scripts/deps-docs.sh installs them);
+# lint and html need mandoc and man-db (bash scripts/deps.sh --docs installs them);
 # coverage and man need only the shell tools and gzip.
 set -euo pipefail
 
@@ -112,8 +112,9 @@ build_man() {
 }
 
 need_tools() {
+    bash "$root/scripts/deps.sh" --docs
     command -v mandoc >/dev/null 2>&1 && command -v man >/dev/null 2>&1 ||
-        die "mandoc and man-db are needed: bash scripts/deps-docs.sh"
+        die "mandoc and man-db are needed: bash scripts/deps.sh --docs"
 }
 
 lint() {
