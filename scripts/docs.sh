@@ -155,15 +155,25 @@ html() {
         echo '<h1>plait reference</h1><p>Generated from docs/man (mdoc) by scripts/docs.sh; the same source'
         echo 'as the installed man pages.</p><ul>'
     } >"$out/index.html"
+    # Links: to this reference for plait's names (mandoc picks the first
+    # format when a file %N.%S exists in its working directory), else to
+    # Debian's man pages.
+    # (global: the EXIT trap reads it)
+    names="$(mktemp -d "${TMPDIR:-/tmp}/plait-names.XXXXXX")"
+    trap 'rm -rf "$names"' EXIT
+    while read -r name p; do
+        : >"$names/$name.${p##*.}"
+    done < <(index_names)
     while read -r p; do
         base="$(basename "$p")"
         sect="${base##*.}"
-        mandoc -Thtml -Oman=%N.%S.html "$p" >"$out/$base.html"
+        (cd "$names" && mandoc -Thtml -O 'man=%N.%S.html;https://manpages.debian.org/%N.%S' "$p") \
+            >"$out/$base.html"
         while read -r name; do
             [ "$name.$sect" = "$base" ] || ln -sf "$base.html" "$out/$name.$sect.html"
         done < <(names_of "$p")
         printf '<li><a href="%s.html">%s(%s)</a> &mdash; %s</li>\n' "$base" "$(names_of "$p" | paste -sd, | sed 's/,/, /g')" \
-            "$sect" "$(sed -n 's/^\.Nd //p' "$p")" >>"$out/index.html"
+            "$sect" "$(sed -n 's/^\.Nd //p' "$p" | sed 's/&/\&amp;/g; s/</\&lt;/g')" >>"$out/index.html"
     done < <(pages)
     echo '</ul></body></html>' >>"$out/index.html"
     # Every link to another page of the reference resolves.
