@@ -43,6 +43,15 @@ extern "C" {
 #define PLAIT_VERSION_MAJOR 0
 #define PLAIT_VERSION_MINOR 1
 #define PLAIT_VERSION_PATCH 0
+/* The version of this header as one number: major * 10000 + minor * 100 +
+ * patch (minor and patch stay below 100). */
+#define PLAIT_VERSION                                                                              \
+    (PLAIT_VERSION_MAJOR * 10000 + PLAIT_VERSION_MINOR * 100 + PLAIT_VERSION_PATCH)
+
+/* The version of the library running, as PLAIT_VERSION gives the header's.
+ * It may be newer than PLAIT_VERSION when a program built against an older
+ * header runs on a newer library of the same soname. */
+PLAIT_API unsigned plait_version(void);
 
 /* ---- Types ------------------------------------------------------------ */
 

@@ -34,7 +34,8 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || {
 libdir="$(dirname "$(find "$prefix" -name plait.pc -print -quit)")/.."
 libdir="$(cd "$libdir" && pwd)"
 test -f "$prefix/include/plait.h" || { echo "missing $prefix/include/plait.h"; exit 1; }
-for f in libplait.a libplait.so libplait.so.0 libplait.so.0.1.0 pkgconfig/plait.pc cmake/plait/plaitConfig.cmake \
+version="$(sed -n 's/^CMAKE_PROJECT_VERSION:[A-Z]*=//p' "$build/CMakeCache.txt")"
+for f in libplait.a libplait.so libplait.so.0 "libplait.so.$version" pkgconfig/plait.pc cmake/plait/plaitConfig.cmake \
          cmake/plait/plaitConfigVersion.cmake cmake/plait/plaitTargets.cmake; do
     test -e "$libdir/$f" || { echo "missing $libdir/$f"; exit 1; }
 done

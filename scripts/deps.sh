@@ -2,11 +2,20 @@
 # Installs the Debian/Ubuntu packages plait needs to build and test, if any
 # are missing. Perf peers (oneTBB, OpenMP) are installed by perf/run.sh.
 #
-#   bash scripts/deps.sh
+#   bash scripts/deps.sh           # build and test
+#   bash scripts/deps.sh --docs    # also the docs, packaging and ABI tools
 set -euo pipefail
 
 required=(cmake gcc g++ make pkg-config libcriterion-dev)
 optional=(clang libclang-rt-14-dev valgrind clang-format-14) # fuzzer (libFuzzer), leak checks, format check
+# man pages and HTML (mandoc, man-db), Debian packages (dpkg-dev: dpkg-shlibdeps;
+# lintian; file, binutils: CPack's strip and objdump), ABI (abigail-tools: abidiff)
+docs=(mandoc man-db groff-base gzip lintian dpkg-dev file binutils abigail-tools)
+case "${1:-}" in
+    "") ;;
+    --docs) required+=("${docs[@]}") ;;
+    *) echo "deps.sh: unknown argument '$1'" >&2; exit 2 ;;
+esac
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "deps.sh: not a Debian/Ubuntu system; skipping. Install by hand:" \

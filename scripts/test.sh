@@ -5,14 +5,15 @@
 #
 # Build directories: build/ (release), build-tsan/, build-asan/. --label and
 # --exclude-label are CTest label regexes (-L / -LE). Without either, the
-# slow labels `stress` and `fuzz` are left out. Exits non-zero on any failure.
+# slow labels `stress` and `fuzz`, and `docs` and `packaging` (their own CI
+# stages), are left out. Exits non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 usage() {
-    sed -n '2,8s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -40,7 +41,7 @@ case "$sanitize" in
     *) echo "test.sh: --sanitize takes 'thread' or 'address'" >&2; exit 2 ;;
 esac
 if [ -z "$label" ] && [ $exclude_set -eq 0 ]; then
-    exclude='^(stress|fuzz)$'
+    exclude='^(stress|fuzz|docs|packaging)$'
 fi
 
 bash scripts/deps.sh
