@@ -85,30 +85,14 @@ Test(fail_fast, a_running_sibling_sees_plait_cancelled, .timeout = TL_TIMEOUT)
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct sleeper {
-    atomic_int started;
-    int r;
-    uint64_t took;
-};
-
-static int sleep_a_minute(plait_ctx *ctx, void *arg)
-{
-    struct sleeper *s = arg;
-    tl_raise(&s->started);
-    uint64_t t0 = tl_now_ns();
-    s->r = plait_sleep(ctx, 60ull * 1000000000u);
-    s->took = tl_now_ns() - t0;
-    return s->r;
-}
-
 /* Rule 2 (a broken cancel would sleep 60 s: the test timeout catches it) */
 Test(fail_fast, a_sleeping_sibling_wakes_with_ecanceled, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
-    struct sleeper s = {0};
-    atomic_init(&s.started, 0);
-    cr_assert_eq(plait_go(g, sleep_a_minute, &s), 0);
+    struct tl_sleeper s;
+    tl_sleeper_init(&s, TL_MINUTE_NS);
+    cr_assert_eq(plait_go(g, tl_sleep_task, &s), 0);
     TL_AWAIT(tl_raised(&s.started));
     uint64_t t0 = tl_now_ns();
     cr_assert_eq(plait_go(g, tl_return_task, TL_CODE(EBADF)), 0);
@@ -217,12 +201,6 @@ Test(cancel, cancelling_one_task_leaves_its_group_and_siblings_alone, .timeout =
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-static void *cancel_group_thread(void *arg)
-{
-    plait_group_cancel(arg);
-    return NULL;
-}
-
 Test(cancel, cancel_from_another_thread_while_waiting, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
@@ -232,7 +210,7 @@ Test(cancel, cancel_from_another_thread_while_waiting, .timeout = TL_TIMEOUT)
         tl_gate_init(&gate);
         for (int i = 0; i < 4; i++)
             cr_assert_eq(plait_go(g, tl_gate_cancellable_task, &gate), 0);
-        pthread_t th = tl_thread(cancel_group_thread, g);
+        pthread_t th = tl_thread(tl_cancel_group_thread, g);
         TL_ASSERT_CODE(plait_group_wait(g), ECANCELED);
         tl_join_thread(th);
         plait_group_destroy(g);

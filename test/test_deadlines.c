@@ -108,31 +108,15 @@ Test(deadline, a_zero_timeout_fires_at_once, .timeout = TL_TIMEOUT)
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct sleeper {
-    atomic_int started;
-    int r;
-    uint64_t took;
-};
-
-static int sleep_a_minute(plait_ctx *ctx, void *arg)
-{
-    struct sleeper *s = arg;
-    tl_raise(&s->started);
-    uint64_t t0 = tl_now_ns();
-    s->r = plait_sleep(ctx, 60000 * MS);
-    s->took = tl_now_ns() - t0;
-    return s->r;
-}
-
 /* Rule 5 (a deadline that does not reach plait_sleep would sleep 60 s: the
  * test timeout catches it) */
 Test(deadline, cuts_plait_sleep_short, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(1);
     plait_group *g = tl_group(pool, 0);
-    struct sleeper s = {0};
-    atomic_init(&s.started, 0);
-    cr_assert_eq(plait_go(g, sleep_a_minute, &s), 0);
+    struct tl_sleeper s;
+    tl_sleeper_init(&s, 60000 * MS);
+    cr_assert_eq(plait_go(g, tl_sleep_task, &s), 0);
     TL_AWAIT(tl_raised(&s.started));
     TL_ASSERT_CODE(plait_group_set_timeout(g, 10 * MS), 0);
     TL_ASSERT_CODE(plait_group_wait(g), ETIMEDOUT);

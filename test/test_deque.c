@@ -185,15 +185,6 @@ static void *thief_main(void *arg)
     return NULL;
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 Test(deque, owner_and_three_thieves_take_every_item_exactly_once, .init = deque_tiny,
      .fini = deque_fini, .timeout = TL_TIMEOUT * 2)
 {
@@ -215,8 +206,8 @@ Test(deque, owner_and_three_thieves_take_every_item_exactly_once, .init = deque_
     uint64_t rng = 0x243f6a8885a308d3ull;
     size_t pushed = 0, popped = 0;
     while (pushed < C.n) {
-        size_t burst =
-            (xorshift(&rng) % 8 == 0) ? 1 + xorshift(&rng) % 2000 : 1 + xorshift(&rng) % 32;
+        size_t burst = (tl_xorshift(&rng) % 8 == 0) ? 1 + tl_xorshift(&rng) % 2000
+                                                    : 1 + tl_xorshift(&rng) % 32;
         if (burst > C.n - pushed)
             burst = C.n - pushed;
         for (size_t k = 0; k < burst; k++) {
@@ -224,7 +215,7 @@ Test(deque, owner_and_three_thieves_take_every_item_exactly_once, .init = deque_
                 cr_assert_fail("push failed at item %zu", pushed);
             pushed++;
         }
-        size_t pops = xorshift(&rng) % (burst + 1);
+        size_t pops = tl_xorshift(&rng) % (burst + 1);
         for (size_t k = 0; k < pops; k++) {
             void *x = pl_deque_pop(&dq);
             if (x == NULL)

@@ -68,12 +68,6 @@ Test(gather, errors_in_completion_order_with_message_and_task_id, .timeout = TL_
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-static int fail_plain(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    return (int)(intptr_t)arg;
-}
-
 /* Rule 3 */
 Test(gather, every_failed_task_adds_exactly_one_error, .timeout = TL_TIMEOUT)
 {
@@ -85,7 +79,7 @@ Test(gather, every_failed_task_adds_exactly_one_error, .timeout = TL_TIMEOUT)
     for (int i = 0; i < n; i++) {
         /* Every third succeeds, one in five returns ECANCELED. */
         int code = i % 3 == 0 ? 0 : i % 5 == 0 ? ECANCELED : 10000 + i;
-        t[i] = plait_spawn(g, fail_plain, TL_CODE(code));
+        t[i] = plait_spawn(g, tl_return_task, TL_CODE(code));
         cr_assert_not_null(t[i]);
     }
     int r = plait_group_wait(g);

@@ -51,32 +51,19 @@ Test(structure, tasks_borrow_the_callers_stack_and_all_ran_when_wait_returns, .t
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct finish_count {
-    struct tl_gate gate;
-    atomic_int finished;
-};
-
-static int gate_then_count(plait_ctx *ctx, void *arg)
-{
-    struct finish_count *f = arg;
-    int r = tl_gate_task(ctx, &f->gate);
-    atomic_fetch_add(&f->finished, 1);
-    return r;
-}
-
 struct waiter {
     plait_group *g;
     atomic_int returned;
     atomic_int result;
     atomic_int finished_seen;
-    struct finish_count *f;
+    struct tl_gate *gate;
 };
 
 static void *group_waiter(void *arg)
 {
     struct waiter *w = arg;
     int r = plait_group_wait(w->g);
-    atomic_store(&w->finished_seen, atomic_load(&w->f->finished));
+    atomic_store(&w->finished_seen, atomic_load(&w->gate->finished));
     atomic_store(&w->result, r);
     tl_raise(&w->returned);
     return NULL;
@@ -86,15 +73,14 @@ static void *group_waiter(void *arg)
 Test(structure, wait_does_not_return_before_every_task_finished, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(4);
-    struct finish_count f;
-    tl_gate_init(&f.gate);
-    atomic_init(&f.finished, 0);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
     plait_group *g = tl_group(pool, 0);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(plait_go(g, gate_then_count, &f), 0);
-    TL_AWAIT(atomic_load(&f.gate.started) == 3);
+        cr_assert_eq(plait_go(g, tl_gate_task, &gate), 0);
+    TL_AWAIT(atomic_load(&gate.started) == 3);
     cr_assert_eq(plait_group_pending(g), 3u);
-    struct waiter w = {.g = g, .f = &f};
+    struct waiter w = {.g = g, .gate = &gate};
     atomic_init(&w.returned, 0);
     pthread_t th = tl_thread(group_waiter, &w);
     /* The waiter is blocked: give it every chance to return early. */
@@ -102,7 +88,7 @@ Test(structure, wait_does_not_return_before_every_task_finished, .timeout = TL_T
         sched_yield();
     tl_sleep_ms(20);
     cr_assert_not(tl_raised(&w.returned), "wait returned while tasks were running");
-    tl_raise(&f.gate.open);
+    tl_raise(&gate.open);
     tl_join_thread(th);
     TL_ASSERT_CODE(atomic_load(&w.result), 0);
     cr_assert_eq(atomic_load(&w.finished_seen), 3, "wait returned before every task finished");
@@ -124,14 +110,6 @@ static int cancellable_then_exit(plait_ctx *ctx, void *arg)
     return r;
 }
 
-static int queued_counter(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    struct destroy_arg *a = arg;
-    atomic_fetch_add(&a->queued_ran, 1);
-    return 0;
-}
-
 /* Rule 1 */
 Test(structure, destroy_without_wait_cancels_and_waits_for_running_tasks, .timeout = TL_TIMEOUT)
 {
@@ -146,7 +124,7 @@ Test(structure, destroy_without_wait_cancels_and_waits_for_running_tasks, .timeo
     TL_AWAIT(atomic_load(&a.gate.started) == 1);
     /* The only worker is busy: these stay queued. */
     for (int i = 0; i < 5; i++)
-        cr_assert_eq(plait_go(g, queued_counter, &a), 0);
+        cr_assert_eq(plait_go(g, tl_count_task, &a.queued_ran), 0);
     plait_group_destroy(g); /* never waited */
     cr_assert_eq(atomic_load(&a.exited), 1, "destroy returned while a task was still running");
     cr_assert_eq(atomic_load(&a.gate.saw_cancel), 1, "the running task was not cancelled");
@@ -366,20 +344,6 @@ Test(spawn_late, spawn_after_a_failed_wait_is_einval_too, .timeout = TL_TIMEOUT)
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct destroyer {
-    plait_pool *pool;
-    atomic_int result;
-    atomic_int done;
-};
-
-static void *destroy_pool_thread(void *arg)
-{
-    struct destroyer *d = arg;
-    atomic_store(&d->result, plait_pool_destroy(d->pool));
-    tl_raise(&d->done);
-    return NULL;
-}
-
 /* Rule 6 */
 Test(spawn_late, foreign_spawn_into_a_pool_being_destroyed_is_eshutdown, .timeout = TL_TIMEOUT)
 {
@@ -396,18 +360,10 @@ Test(spawn_late, foreign_spawn_into_a_pool_being_destroyed_is_eshutdown, .timeou
     plait_task_release(holder);
     TL_AWAIT(atomic_load(&busy.started) == 1 && atomic_load(&hold.started) == 1);
 
-    struct destroyer d = {.pool = pool};
-    atomic_init(&d.result, -1);
-    atomic_init(&d.done, 0);
-    pthread_t th = tl_thread(destroy_pool_thread, &d);
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
     /* Destroy has begun once a foreign submit is refused. */
-    TL_AWAIT(({
-        plait_task *t = plait_submit(pool, tl_noop_task, NULL);
-        int e = errno;
-        if (t != NULL)
-            plait_task_release(t);
-        t == NULL &&e == ESHUTDOWN;
-    }));
+    TL_AWAIT(tl_submit_refused(pool));
     errno = 0;
     cr_assert_null(plait_spawn(g, tl_noop_task, NULL));
     TL_ASSERT_CODE(errno, ESHUTDOWN);
@@ -420,8 +376,7 @@ Test(spawn_late, foreign_spawn_into_a_pool_being_destroyed_is_eshutdown, .timeou
     TL_ASSERT_CODE(plait_group_wait(g), 0);
     plait_group_destroy(g);
     tl_raise(&hold.open);
-    tl_join_thread(th);
-    TL_ASSERT_CODE(atomic_load(&d.result), 0);
+    TL_ASSERT_CODE(tl_destroyer_join(&d), 0);
 }
 
 /* ---- Rule 7: Any thread ---------------------------------------------------- */
@@ -494,13 +449,6 @@ static void *spawn_into_shared_group(void *arg)
     return NULL;
 }
 
-static void *cancel_shared_group(void *arg)
-{
-    struct cross *c = arg;
-    plait_group_cancel(c->g);
-    return NULL;
-}
-
 /* Rule 7 */
 Test(any_thread, spawn_cancel_and_wait_on_three_different_threads, .timeout = TL_TIMEOUT)
 {
@@ -514,8 +462,8 @@ Test(any_thread, spawn_cancel_and_wait_on_three_different_threads, .timeout = TL
     tl_join_thread(sp);
     cr_assert_eq(atomic_load(&c.spawned), 3);
     TL_AWAIT(atomic_load(&gate.started) == 3);
-    pthread_t ca = tl_thread(cancel_shared_group, &c); /* cancelled elsewhere */
-    TL_ASSERT_CODE(plait_group_wait(g), ECANCELED);    /* waited here */
+    pthread_t ca = tl_thread(tl_cancel_group_thread, g); /* cancelled elsewhere */
+    TL_ASSERT_CODE(plait_group_wait(g), ECANCELED);      /* waited here */
     tl_join_thread(ca);
     cr_assert_eq(atomic_load(&gate.saw_cancel), 3);
     plait_group_destroy(g);
@@ -570,12 +518,14 @@ Test(any_thread, workers_create_spawn_and_wait_nested_groups, .timeout = TL_TIME
 
 struct same_wait {
     plait_group *g;
+    atomic_int *arriving; /* waiters about to call plait_group_wait */
     atomic_int result;
 };
 
 static void *same_group_waiter(void *arg)
 {
     struct same_wait *w = arg;
+    atomic_fetch_add(w->arriving, 1);
     atomic_store(&w->result, plait_group_wait(w->g));
     return NULL;
 }
@@ -584,6 +534,7 @@ static int same_group_waiter_task(plait_ctx *ctx, void *arg)
 {
     (void)ctx;
     struct same_wait *w = arg;
+    atomic_fetch_add(w->arriving, 1);
     atomic_store(&w->result, plait_group_wait(w->g));
     return 0;
 }
@@ -608,8 +559,10 @@ Test(any_thread, several_waiters_on_one_group_all_get_the_same_value, .timeout =
         struct same_wait w[FOREIGN + ON_WORKERS];
         pthread_t th[FOREIGN];
         plait_task *t[ON_WORKERS];
+        atomic_int arriving = 0;
         for (int i = 0; i < FOREIGN + ON_WORKERS; i++) {
             w[i].g = g;
+            w[i].arriving = &arriving;
             atomic_init(&w[i].result, -1);
         }
         for (int i = 0; i < FOREIGN; i++)
@@ -618,7 +571,12 @@ Test(any_thread, several_waiters_on_one_group_all_get_the_same_value, .timeout =
             t[i] = plait_submit(pool, same_group_waiter_task, &w[FOREIGN + i]);
             cr_assert_not_null(t[i]);
         }
-        tl_sleep_ms(10); /* let the waiters block (not needed for correctness) */
+        /* A wait that begins after another returned is refused (EINVAL):
+         * every waiter must be in before the gate opens. Arriving is a
+         * handshake; the last few instructions into the wait are not
+         * observable, hence the sleep. */
+        TL_AWAIT(atomic_load(&arriving) == FOREIGN + ON_WORKERS);
+        tl_sleep_ms(10);
         tl_raise(&gate.open);
         int want = variant ? EIO : 0;
         for (int i = 0; i < FOREIGN; i++)
@@ -740,20 +698,13 @@ struct cpu_wait {
     int result;
 };
 
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *measured_waiter(void *arg)
 {
     struct cpu_wait *w = arg;
     tl_raise(&w->waiting);
-    uint64_t c0 = thread_cpu_ns(), t0 = tl_now_ns();
+    uint64_t c0 = tl_thread_cpu_ns(), t0 = tl_now_ns();
     w->result = plait_group_wait(w->g);
-    w->cpu_ns = thread_cpu_ns() - c0;
+    w->cpu_ns = tl_thread_cpu_ns() - c0;
     w->wall_ns = tl_now_ns() - t0;
     return NULL;
 }
@@ -818,84 +769,6 @@ Test(any_thread, a_task_of_one_pool_spawns_and_waits_in_another, .timeout = TL_T
     cr_assert_eq(plait_pool_destroy(b), 0);
 }
 
-/* Rule 7: "prefer work that advances the awaited group [...] so a wait is
- * not held up by an unrelated long task it picked up (oneTBB issue #942)".
- *
- * A task P on a 2-worker pool waits on its group G, whose only task C runs
- * on the other worker. Meanwhile an unrelated root task U sits in the
- * injection queue. U must not end up on P's stack: it would hold P's wait
- * until U ends, long after C (and with it G) is done.
- *
- * Disabled: the current scheduler's group wait takes injected tasks before
- * anything else (pl_find_job: own deque, injection queue, then steals; no
- * leapfrogging victim for group waits), so P stays buried under U. Enable
- * once a wait prefers the awaited group's work. */
-struct leap {
-    plait_group *g;
-    atomic_int c_started, release_c, p_may_wait, u_started, release_u;
-    atomic_int p_wait;
-};
-
-static int leap_c(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    struct leap *l = arg;
-    tl_raise(&l->c_started);
-    return tl_wait_flag(&l->release_c, TL_WAIT_S) ? 0 : EIO;
-}
-
-static int leap_u(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    struct leap *l = arg;
-    tl_raise(&l->u_started);
-    return tl_wait_flag(&l->release_u, TL_WAIT_S) ? 0 : EIO;
-}
-
-static int leap_p(plait_ctx *ctx, void *arg)
-{
-    struct leap *l = arg;
-    plait_group *g;
-    int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
-    if (r != 0)
-        return r;
-    if ((r = plait_go(g, leap_c, l)) != 0)
-        return r;
-    /* Spin (not wait) until the other worker has stolen C. */
-    if (!tl_wait_flag(&l->c_started, TL_WAIT_S) || !tl_wait_flag(&l->p_may_wait, TL_WAIT_S))
-        return EIO;
-    atomic_store(&l->p_wait, plait_group_wait(g));
-    plait_group_destroy(g);
-    return 0;
-}
-
-/* Rule 7 */
-Test(any_thread, a_wait_is_not_held_up_by_an_unrelated_task_it_picked_up, .timeout = TL_TIMEOUT)
-{
-    plait_pool *pool = tl_pool(2);
-    struct leap l;
-    memset(&l, 0, sizeof l);
-    atomic_init(&l.p_wait, -1);
-    plait_task *p = plait_submit(pool, leap_p, &l);
-    cr_assert_not_null(p);
-    TL_AWAIT(tl_raised(&l.c_started));              /* P spins on one worker, C runs on the other */
-    plait_task *u = plait_submit(pool, leap_u, &l); /* queued: both workers are busy */
-    cr_assert_not_null(u);
-    tl_raise(&l.p_may_wait);
-    tl_sleep_ms(20); /* P is in its wait */
-    tl_raise(&l.release_c);
-    /* G is done: P must finish without U being released. */
-    bool p_done = TL_SPIN_UNTIL(plait_task_done(p), 2.0);
-    tl_raise(&l.release_u);
-    TL_ASSERT_CODE(plait_task_wait(p), 0);
-    TL_ASSERT_CODE(plait_task_wait(u), 0);
-    TL_ASSERT_CODE(atomic_load(&l.p_wait), 0);
-    plait_task_release(p);
-    plait_task_release(u);
-    cr_assert_eq(plait_pool_destroy(pool), 0);
-    cr_assert(p_done, "P's wait was held up by an unrelated task it picked up (oneTBB #942)");
-}
-
 /* ---- Races at the end of a group's life (ASan and TSan builds catch a
  * use after free or a task run after its group was over) ---------------- */
 
@@ -904,13 +777,6 @@ struct late_spawners {
     atomic_int ran, go;
     int spawned[2];
 };
-
-static int late_count_task(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    atomic_fetch_add(&((struct late_spawners *)arg)->ran, 1);
-    return 0;
-}
 
 static void *late_spawner(void *arg)
 {
@@ -923,7 +789,7 @@ static void *late_spawner(void *arg)
          * while we are still trying (the race this test is about). */
         if (plait_group_pending(ls->g) > 4)
             continue;
-        if (plait_go(ls->g, late_count_task, ls) != 0)
+        if (plait_go(ls->g, tl_count_task, &ls->ran) != 0)
             break;
         (*mine)++;
     }
@@ -982,7 +848,8 @@ static void *destroy_inner_thread(void *arg)
 
 /* Rule 4: a group created inside a task may be destroyed by another thread
  * while that task returns and its own group is waited and destroyed. */
-Test(nesting_lifetime, a_nested_group_destroyed_elsewhere_as_its_creator_ends, .timeout = TL_TIMEOUT)
+Test(nesting_lifetime, a_nested_group_destroyed_elsewhere_as_its_creator_ends,
+     .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
     for (int i = 0; i < TL_SIZE(500, 100); i++) {
@@ -1021,7 +888,8 @@ static void *cancel_task_thread(void *arg)
 
 /* A cancel of a task that is finishing must not touch its group after the
  * group's waiter destroyed it. */
-Test(nesting_lifetime, a_task_cancelled_as_it_finishes_and_its_group_goes_away, .timeout = TL_TIMEOUT)
+Test(nesting_lifetime, a_task_cancelled_as_it_finishes_and_its_group_goes_away,
+     .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
     for (int i = 0; i < TL_SIZE(500, 100); i++) {
@@ -1035,115 +903,5 @@ Test(nesting_lifetime, a_task_cancelled_as_it_finishes_and_its_group_goes_away, 
         tl_join_thread(th);
         plait_task_release(t);
     }
-    cr_assert_eq(plait_pool_destroy(pool), 0);
-}
-
-/* ---- A wait's preference never strands injected work ---------------------- */
-
-struct stranded {
-    _Atomic(plait_group *) g;
-    atomic_int spinner_started, a_started;
-};
-
-static int spin_until_cancelled(plait_ctx *ctx, void *arg)
-{
-    struct stranded *s = arg;
-    tl_raise(&s->spinner_started);
-    return TL_SPIN_UNTIL(plait_cancelled(ctx), TL_WAIT_S) ? ECANCELED : EIO;
-}
-
-/* Creates G, spawns the spinner (another worker steals it), waits on G. */
-static int wait_on_spinner(plait_ctx *ctx, void *arg)
-{
-    struct stranded *s = arg;
-    tl_raise(&s->a_started);
-    plait_group *g;
-    int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
-    if (r != 0)
-        return r;
-    if ((r = plait_go(g, spin_until_cancelled, s)) == 0 &&
-        !tl_wait_flag(&s->spinner_started, TL_WAIT_S))
-        r = EIO;
-    atomic_store(&s->g, g);
-    int w = plait_group_wait(g);
-    plait_group_destroy(g);
-    return r != 0 ? r : w == ECANCELED ? 0 : w;
-}
-
-static int cancel_g(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    return plait_group_cancel(atomic_load(&((struct stranded *)arg)->g));
-}
-
-/* Submits fn (which ends up waiting on the spinner's group), waits until
- * that group exists, then gives the waiters time to park (not a
- * handshake: the tests pass either way, they only hang on the bug). */
-static plait_task *stranded_start(plait_pool *pool, struct stranded *s, plait_fn fn)
-{
-    atomic_init(&s->g, NULL);
-    atomic_init(&s->spinner_started, 0);
-    atomic_init(&s->a_started, 0);
-    plait_task *t = plait_submit(pool, fn, s);
-    cr_assert_not_null(t);
-    TL_AWAIT(atomic_load(&s->g) != NULL);
-    tl_sleep_ms(50);
-    return t;
-}
-
-/* Rule 7: two workers, one spinning in a task that only a cancel ends, the
- * other waiting (and declining unrelated injected work); the cancel comes
- * from a submitted task. The waiter must run it after all. */
-Test(any_thread, a_declining_wait_still_runs_the_injected_task_others_depend_on,
-     .timeout = TL_TIMEOUT)
-{
-    plait_pool *pool = tl_pool(2);
-    struct stranded s;
-    plait_task *a = stranded_start(pool, &s, wait_on_spinner);
-    plait_task *x = plait_submit(pool, cancel_g, &s);
-    cr_assert_not_null(x);
-    TL_ASSERT_CODE(plait_task_wait(a), 0);
-    TL_ASSERT_CODE(plait_task_wait(x), 0);
-    plait_task_release(a);
-    plait_task_release(x);
-    cr_assert_eq(plait_pool_destroy(pool), 0);
-}
-
-static int fail_eio(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    (void)arg;
-    return EIO;
-}
-
-/* Spawns wait_on_spinner into K and waits on K, after the other waiter. */
-static int wait_on_waiter(plait_ctx *ctx, void *arg)
-{
-    struct stranded *s = arg;
-    plait_group *k;
-    int r = plait_group_create(&k, plait_ctx_pool(ctx), 0);
-    if (r != 0)
-        return r;
-    if ((r = plait_go(k, wait_on_spinner, s)) == 0 &&
-        !tl_wait_flag(&s->spinner_started, TL_WAIT_S))
-        r = EIO;
-    int w = plait_group_wait(k);
-    plait_group_destroy(k);
-    return r != 0 ? r : w;
-}
-
-/* Rule 7 with rule 2: three workers, two of them waiting and parked (each
- * declining injected work), the third spinning until its group is
- * cancelled; a failing task is then spawned into that group from outside.
- * The waiter on that group must take it, and the failure end the spin. */
-Test(any_thread, the_first_spawn_from_outside_reaches_a_parked_waiter_of_its_group,
-     .timeout = TL_TIMEOUT)
-{
-    plait_pool *pool = tl_pool(3);
-    struct stranded s;
-    plait_task *b = stranded_start(pool, &s, wait_on_waiter);
-    TL_ASSERT_CODE(plait_go(atomic_load(&s.g), fail_eio, NULL), 0);
-    TL_ASSERT_CODE(plait_task_wait(b), EIO); /* the failure, passed up by both waits */
-    plait_task_release(b);
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }

@@ -307,33 +307,6 @@ Test(pool, stats_add_up_to_the_tasks_spawned, .timeout = TL_TIMEOUT)
 
 /* ---- Destroy ------------------------------------------------------------------- */
 
-struct destroyer {
-    plait_pool *pool;
-    atomic_int result;
-    atomic_int done;
-};
-
-static void *destroy_thread(void *arg)
-{
-    struct destroyer *d = arg;
-    atomic_store(&d->result, plait_pool_destroy(d->pool));
-    tl_raise(&d->done);
-    return NULL;
-}
-
-static bool submit_refused(plait_pool *pool)
-{
-    errno = 0;
-    plait_task *t = plait_submit(pool, tl_noop_task, NULL);
-    int e = errno;
-    if (t != NULL) {
-        plait_task_release(t);
-        return false;
-    }
-    cr_assert_eq(e, ESHUTDOWN, "submit failed with %d (%s), not ESHUTDOWN", e, strerror(e));
-    return true;
-}
-
 Test(pool, foreign_submit_after_destroy_began_is_eshutdown, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
@@ -343,17 +316,14 @@ Test(pool, foreign_submit_after_destroy_began_is_eshutdown, .timeout = TL_TIMEOU
     cr_assert_not_null(busy);
     plait_task_release(busy);
     TL_AWAIT(atomic_load(&gate.started) == 1);
-    struct destroyer d = {.pool = pool};
-    atomic_init(&d.result, -1);
-    atomic_init(&d.done, 0);
-    pthread_t th = tl_thread(destroy_thread, &d);
-    TL_AWAIT(submit_refused(pool));
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
+    TL_AWAIT(tl_submit_refused(pool));
     plait_group *g = NULL;
     TL_ASSERT_CODE(plait_group_create(&g, pool, 0), ESHUTDOWN);
     cr_assert_not(tl_raised(&d.done), "destroy returned while a task was running");
     tl_raise(&gate.open);
-    tl_join_thread(th);
-    TL_ASSERT_CODE(atomic_load(&d.result), 0);
+    TL_ASSERT_CODE(tl_destroyer_join(&d), 0);
 }
 
 static int destroy_own_pool(plait_ctx *ctx, void *arg)
@@ -389,14 +359,6 @@ struct spawner {
     atomic_int errors;
 };
 
-static int grandchild(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    struct spawner *s = arg;
-    atomic_fetch_add(&s->grandchildren, 1);
-    return 0;
-}
-
 static int child_spawning_in_a_group(plait_ctx *ctx, void *arg)
 {
     struct spawner *s = arg;
@@ -406,7 +368,7 @@ static int child_spawning_in_a_group(plait_ctx *ctx, void *arg)
     int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
     if (r == 0) {
         for (int i = 0; i < 3 && r == 0; i++)
-            r = plait_go(g, grandchild, s);
+            r = plait_go(g, tl_count_task, &s->grandchildren);
         int w = plait_group_wait(g);
         plait_group_destroy(g);
         if (r == 0)
@@ -451,15 +413,12 @@ Test(pool, destroy_runs_queued_work_to_completion_and_it_may_still_spawn, .timeo
         cr_assert_not_null(t);
         plait_task_release(t);
     }
-    struct destroyer d = {.pool = pool};
-    atomic_init(&d.result, -1);
-    atomic_init(&d.done, 0);
-    pthread_t th = tl_thread(destroy_thread, &d);
-    TL_AWAIT(submit_refused(pool));
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
+    TL_AWAIT(tl_submit_refused(pool));
     cr_assert_eq(atomic_load(&s.parents), 0, "queued tasks ran while the worker was busy");
     tl_raise(&gate.open);
-    tl_join_thread(th);
-    TL_ASSERT_CODE(atomic_load(&d.result), 0);
+    TL_ASSERT_CODE(tl_destroyer_join(&d), 0);
     cr_assert_eq(atomic_load(&s.parents), PARENTS);
     cr_assert_eq(atomic_load(&s.children), PARENTS, "tasks spawned during destroy did not run");
     cr_assert_eq(atomic_load(&s.grandchildren), 3 * PARENTS);

@@ -107,13 +107,6 @@ Test(tasks, long_failure_messages_are_kept_whole, .timeout = TL_TIMEOUT)
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-static int ids_task(plait_ctx *ctx, void *arg)
-{
-    (void)ctx;
-    (void)arg;
-    return 0;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -130,7 +123,7 @@ static void *ids_from_thread(void *arg)
 {
     struct id_thread *a = arg;
     for (int i = 0; i < a->n; i++) {
-        plait_task *t = plait_submit(a->pool, ids_task, NULL);
+        plait_task *t = plait_submit(a->pool, tl_noop_task, NULL);
         if (t == NULL)
             return (void *)1;
         a->ids[i] = plait_task_id(t);
@@ -166,7 +159,7 @@ Test(tasks, task_ids_are_unique_and_never_zero, .timeout = TL_TIMEOUT)
 Test(tasks, task_id_is_stable, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(1);
-    plait_task *t = plait_submit(pool, ids_task, NULL);
+    plait_task *t = plait_submit(pool, tl_noop_task, NULL);
     cr_assert_not_null(t);
     uint64_t before = plait_task_id(t);
     TL_ASSERT_CODE(plait_task_wait(t), 0);
@@ -280,34 +273,20 @@ Test(tasks, a_task_returning_ecanceled_finishes_as_cancelled, .timeout = TL_TIME
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct sleep_arg {
-    uint64_t ns;
-    uint64_t took;
-    int r;
-};
-
-static int sleep_task(plait_ctx *ctx, void *arg)
-{
-    struct sleep_arg *a = arg;
-    uint64_t t0 = tl_now_ns();
-    a->r = plait_sleep(ctx, a->ns);
-    a->took = tl_now_ns() - t0;
-    return a->r;
-}
-
 Test(tasks, plait_sleep_returns_zero_after_the_time, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(1);
-    struct sleep_arg a = {.ns = 20000000u};
-    plait_task *t = plait_submit(pool, sleep_task, &a);
+    struct tl_sleeper a;
+    tl_sleeper_init(&a, 20000000u);
+    plait_task *t = plait_submit(pool, tl_sleep_task, &a);
     cr_assert_not_null(t);
     TL_ASSERT_CODE(plait_task_wait(t), 0);
     cr_assert_eq(a.r, 0);
     cr_assert_geq(a.took, a.ns, "slept %" PRIu64 " ns of %" PRIu64, a.took, a.ns);
     plait_task_release(t);
     /* Zero is a no-op sleep. */
-    a = (struct sleep_arg){.ns = 0};
-    t = plait_submit(pool, sleep_task, &a);
+    tl_sleeper_init(&a, 0);
+    t = plait_submit(pool, tl_sleep_task, &a);
     cr_assert_not_null(t);
     TL_ASSERT_CODE(plait_task_wait(t), 0);
     plait_task_release(t);
@@ -315,59 +294,33 @@ Test(tasks, plait_sleep_returns_zero_after_the_time, .timeout = TL_TIMEOUT)
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 
-struct sleep_signal {
-    struct sleep_arg s;
-    atomic_int started;
-};
-
-static int announced_sleep(plait_ctx *ctx, void *arg)
-{
-    struct sleep_signal *a = arg;
-    tl_raise(&a->started);
-    return sleep_task(ctx, &a->s);
-}
-
 Test(tasks, cancel_cuts_a_long_plait_sleep_short, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(1);
-    struct sleep_signal a = {.s = {.ns = 60ull * 1000000000u}};
-    atomic_init(&a.started, 0);
-    plait_task *t = plait_submit(pool, announced_sleep, &a);
+    struct tl_sleeper a;
+    tl_sleeper_init(&a, TL_MINUTE_NS);
+    plait_task *t = plait_submit(pool, tl_sleep_task, &a);
     cr_assert_not_null(t);
     TL_AWAIT(tl_raised(&a.started));
     plait_task_cancel(t);
     TL_ASSERT_CODE(plait_task_wait(t), ECANCELED);
-    cr_assert_eq(a.s.r, ECANCELED);
-    cr_assert_lt(a.s.took, 10ull * 1000000000u);
+    cr_assert_eq(a.r, ECANCELED);
+    cr_assert_lt(a.took, 10ull * 1000000000u);
     plait_task_release(t);
     cr_assert_eq(plait_pool_destroy(pool), 0);
-}
-
-struct late_flag {
-    struct tl_gate gate;
-    atomic_int finished;
-};
-
-static int gate_then_finish(plait_ctx *ctx, void *arg)
-{
-    struct late_flag *a = arg;
-    int r = tl_gate_task(ctx, &a->gate);
-    tl_raise(&a->finished);
-    return r;
 }
 
 Test(tasks, releasing_the_handle_lets_the_task_run_on, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
-    struct late_flag a;
-    tl_gate_init(&a.gate);
-    atomic_init(&a.finished, 0);
-    plait_task *t = plait_submit(pool, gate_then_finish, &a);
+    struct tl_gate gate;
+    tl_gate_init(&gate);
+    plait_task *t = plait_submit(pool, tl_gate_task, &gate);
     cr_assert_not_null(t);
-    TL_AWAIT(atomic_load(&a.gate.started) == 1);
+    TL_AWAIT(atomic_load(&gate.started) == 1);
     plait_task_release(t); /* before it finishes */
-    tl_raise(&a.gate.open);
-    TL_AWAIT(tl_raised(&a.finished));
+    tl_raise(&gate.open);
+    TL_AWAIT(atomic_load(&gate.finished) == 1);
     cr_assert_eq(plait_pool_destroy(pool), 0);
 }
 

@@ -95,6 +95,15 @@ static inline uint64_t tl_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the calling thread only, in nanoseconds: what one waiter
+ * spent, whatever the pool's workers did meanwhile. */
+static inline uint64_t tl_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Real sleep, for the few places that need time to pass (measuring idle
  * CPU, letting a deadline expire); never used to order events. */
 static inline void tl_sleep_ms(unsigned ms)
@@ -102,6 +111,19 @@ static inline void tl_sleep_ms(unsigned ms)
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+/* ---- Pseudo-random numbers ------------------------------------------------- */
+
+/* xorshift64: cheap, and a fixed seed makes a run's choices the same
+ * every time. *s must not be 0. */
+static inline uint64_t tl_xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
 }
 
 /* ---- Handshakes ------------------------------------------------------------ */
@@ -173,6 +195,7 @@ struct tl_gate {
     atomic_int started;    /* how many tasks reached the gate */
     atomic_int open;       /* raised by the test */
     atomic_int saw_cancel; /* how many left because plait_cancelled() read true */
+    atomic_int finished;   /* how many left the gate, either way (last thing they do) */
 };
 
 static inline void tl_gate_init(struct tl_gate *g)
@@ -180,6 +203,7 @@ static inline void tl_gate_init(struct tl_gate *g)
     atomic_init(&g->started, 0);
     atomic_init(&g->open, 0);
     atomic_init(&g->saw_cancel, 0);
+    atomic_init(&g->finished, 0);
 }
 
 /* Task body: waits at the gate. 0 when opened, EIO if it never opens. */
@@ -188,7 +212,9 @@ static inline int tl_gate_task(plait_ctx *ctx, void *arg)
     (void)ctx;
     struct tl_gate *g = arg;
     atomic_fetch_add_explicit(&g->started, 1, memory_order_acq_rel);
-    return tl_wait_flag(&g->open, TL_WAIT_S) ? 0 : EIO;
+    int r = tl_wait_flag(&g->open, TL_WAIT_S) ? 0 : EIO;
+    atomic_fetch_add_explicit(&g->finished, 1, memory_order_acq_rel);
+    return r;
 }
 
 /* Task body: waits at the gate, or leaves with ECANCELED as soon as its
@@ -198,11 +224,13 @@ static inline int tl_gate_cancellable_task(plait_ctx *ctx, void *arg)
     struct tl_gate *g = arg;
     atomic_fetch_add_explicit(&g->started, 1, memory_order_acq_rel);
     bool ok = TL_SPIN_UNTIL(tl_raised(&g->open) || plait_cancelled(ctx), TL_WAIT_S);
+    int r = ok ? 0 : EIO;
     if (plait_cancelled(ctx)) {
         atomic_fetch_add_explicit(&g->saw_cancel, 1, memory_order_acq_rel);
-        return ECANCELED;
+        r = ECANCELED;
     }
-    return ok ? 0 : EIO;
+    atomic_fetch_add_explicit(&g->finished, 1, memory_order_acq_rel);
+    return r;
 }
 
 /* ---- Common task bodies ---------------------------------------------------- */
@@ -230,6 +258,37 @@ static inline int tl_return_task(plait_ctx *ctx, void *arg)
 }
 
 #define TL_CODE(c) ((void *)(intptr_t)(c))
+
+/* A task that announces itself, then sleeps in plait_sleep: what the sleep
+ * returned and how long it took tell whether a cancel or a deadline cut it
+ * short. r and took are plain: read them after waiting for the task. */
+struct tl_sleeper {
+    uint64_t ns; /* how long to sleep */
+    atomic_int started;
+    int r;         /* plait_sleep's result */
+    uint64_t took; /* ns */
+};
+
+#define TL_MINUTE_NS (60ull * 1000000000u)
+
+static inline void tl_sleeper_init(struct tl_sleeper *s, uint64_t ns)
+{
+    s->ns = ns;
+    atomic_init(&s->started, 0);
+    s->r = -1;
+    s->took = 0;
+}
+
+/* arg: a struct tl_sleeper. Returns what plait_sleep returned. */
+static inline int tl_sleep_task(plait_ctx *ctx, void *arg)
+{
+    struct tl_sleeper *s = arg;
+    tl_raise(&s->started);
+    uint64_t t0 = tl_now_ns();
+    s->r = plait_sleep(ctx, s->ns);
+    s->took = tl_now_ns() - t0;
+    return s->r;
+}
 
 /* ---- Pools and threads ----------------------------------------------------- */
 
@@ -267,6 +326,61 @@ static inline void *tl_join_thread(pthread_t t)
     int r = pthread_join(t, &ret);
     cr_assert_eq(r, 0, "pthread_join: %s", strerror(r));
     return ret;
+}
+
+/* Thread body: cancels the group it is given. */
+static inline void *tl_cancel_group_thread(void *group)
+{
+    plait_group_cancel(group);
+    return NULL;
+}
+
+/* plait_pool_destroy on a thread of its own, for tests of what holds while
+ * a destroy is under way (it returns only when the pool's work is done). */
+struct tl_destroyer {
+    plait_pool *pool;
+    atomic_int result;
+    atomic_int done; /* raised when plait_pool_destroy returned */
+    pthread_t thread;
+};
+
+static inline void *tl_destroyer_main(void *arg)
+{
+    struct tl_destroyer *d = arg;
+    atomic_store(&d->result, plait_pool_destroy(d->pool));
+    tl_raise(&d->done);
+    return NULL;
+}
+
+static inline void tl_destroy_in_thread(struct tl_destroyer *d, plait_pool *pool)
+{
+    d->pool = pool;
+    atomic_init(&d->result, -1);
+    atomic_init(&d->done, 0);
+    d->thread = tl_thread(tl_destroyer_main, d);
+}
+
+/* Joins the destroying thread; what plait_pool_destroy returned. */
+static inline int tl_destroyer_join(struct tl_destroyer *d)
+{
+    tl_join_thread(d->thread);
+    return atomic_load(&d->result);
+}
+
+/* Whether a foreign submit is refused now: the sign that a destroy has
+ * begun. On the test's thread (a refusal for any other reason than
+ * ESHUTDOWN fails the test). */
+static inline bool tl_submit_refused(plait_pool *pool)
+{
+    errno = 0;
+    plait_task *t = plait_submit(pool, tl_noop_task, NULL);
+    int e = errno;
+    if (t != NULL) {
+        plait_task_release(t);
+        return false;
+    }
+    cr_assert_eq(e, ESHUTDOWN, "submit failed with %d (%s), not ESHUTDOWN", e, strerror(e));
+    return true;
 }
 
 /* Assert a plait call's result, naming both codes on failure. */
