@@ -233,7 +233,9 @@ PLAIT_API int plait_spawn_with(plait_group *group, plait_fn fn, void *arg,
                                const plait_spawn_options *opts, plait_task **handle);
 
 /* At most max_pending tasks of the group unfinished at once (0: no limit,
- * the default). A spawn into a full group from a thread outside the
+ * the default): queued, running, or ending (a task gives its slot back
+ * just before it stops counting in plait_group_pending, which may so read
+ * up to one more per worker). A spawn into a full group from a thread outside the
  * group's pool blocks until a task finishes, or returns ECANCELED as soon
  * as the group is cancelled (within about a millisecond for a cancellation
  * from outside plait_group_cancel: a deadline, an enclosing task) or

@@ -175,9 +175,10 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
  * (a slot taken) or without (the limit was removed meanwhile); EAGAIN
  * (try), ECANCELED (the group was cancelled while full), ESHUTDOWN (the
  * pool is being destroyed while full). A worker of the pool takes a slot
- * over the limit and runs the task inline (*inline_run). */
+ * over the limit and runs the task inline (*inline_run). *slept: it
+ * blocked, so the group's state may have changed meanwhile. */
 static int slot_take(struct plait_group *g, bool local, bool try_only, bool *took,
-                     bool *inline_run)
+                     bool *inline_run, bool *slept)
 {
     /* acquire: batch.h (the limit or state a releaser changed). */
     uint32_t s = atomic_load_explicit(&g->slots, memory_order_acquire);
@@ -220,6 +221,7 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
             continue; /* look at the limit and the state again, after our RMW */
         }
         pl_futex_wait(&g->slots, s, pl_now_ns() + PL_SLOT_POLL_NS);
+        *slept = true;
         s = atomic_load_explicit(&g->slots, memory_order_acquire);
     }
 }
@@ -247,8 +249,17 @@ static inline int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t 
         goto fail;
     bool inline_run = false;
     if (pl_unlikely(state & PL_G_LIMITED) && !(state & PL_G_CANCELLED)) {
-        bool took = false;
-        err = slot_take(g, local, sflags & PLAIT_SPAWN_TRY, &took, &inline_run);
+        bool took = false, slept = false;
+        err = slot_take(g, local, sflags & PLAIT_SPAWN_TRY, &took, &inline_run, &slept);
+        if (err == 0 && slept &&
+            (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)) {
+            /* Cancelled while we slept (the slot may be the one a
+             * cancelled task gave back): as a spawn into a cancelled
+             * group. */
+            if (took)
+                pl_slot_give(g);
+            err = ECANCELED;
+        }
         if (err == ECANCELED) {
             err = 0;
             state |= PL_G_CANCELLED; /* as a spawn into a cancelled group */
