@@ -79,7 +79,7 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     return t;
 }
 
-static void count_outcome(struct plait_task *t, int code)
+static inline __attribute__((always_inline)) void count_outcome(struct plait_task *t, int code)
 {
     if (t->flags & PL_TASK_INTERNAL)
         return;
@@ -95,6 +95,22 @@ static void count_outcome(struct plait_task *t, int code)
     }
 }
 
+/* A failed task's error goes to its group. The group owns its errors'
+ * messages: a handle keeps the task's own (plait_task_message), so the
+ * group gets a copy. Out of memory, the error is kept without its
+ * message. */
+static void add_error(struct plait_task *t, struct plait_group *g, int code, bool handle)
+{
+    char *msg = t->ctx.message;
+    if (handle)
+        msg = msg != NULL ? pl_strdup(msg) : NULL;
+    else
+        t->ctx.message = NULL;
+    /* relaxed: the task's own writes (join children joined since). */
+    pl_group_add_error(g, code, msg, task_id(t),
+                       atomic_load_explicit(&t->fail_item, memory_order_relaxed));
+}
+
 /* Everything that happens once a task is over, run or not. After the
  * group's pending count is decremented, the group is not touched. */
 static void task_finish(struct plait_task *t, int code)
@@ -104,20 +120,15 @@ static void task_finish(struct plait_task *t, int code)
     bool handle = flags & PL_TASK_HANDLE;
     count_outcome(t, code);
     /* Before the task counts as finished: its waits return after it. */
-    if (pl_unlikely(flags & PL_TASK_DROP))
+    if (pl_unlikely((flags & PL_TASK_DROP) != 0))
         t->drop(t->arg);
-    if (code != 0 && code != ECANCELED && g != NULL) {
-        /* The group owns its errors' messages: a handle keeps the task's
-         * own (plait_task_message), so the group gets a copy. Out of
-         * memory, the error is kept without its message. */
-        char *msg = t->ctx.message;
-        if (handle)
-            msg = msg != NULL ? pl_strdup(msg) : NULL;
+    if (pl_unlikely(code != 0) && g != NULL) {
+        if (code == ECANCELED)
+            /* relaxed: a count for plait_group_get_info, published to
+             * the waiter by the pending decrement below. */
+            atomic_fetch_add_explicit(&g->n_cancelled, 1, memory_order_relaxed);
         else
-            t->ctx.message = NULL;
-        /* relaxed: the task's own writes (join children joined since). */
-        pl_group_add_error(g, code, msg, task_id(t),
-                           atomic_load_explicit(&t->fail_item, memory_order_relaxed));
+            add_error(t, g, code, handle);
     }
     t->code = code;
     if (handle) {
@@ -131,10 +142,11 @@ static void task_finish(struct plait_task *t, int code)
             pl_cpu_relax();
     }
     if (g != NULL) {
-        /* relaxed: counts for plait_group_get_info, published to the
-         * waiter by the decrement below. */
-        if (pl_unlikely(code == ECANCELED))
-            atomic_fetch_add_explicit(&g->n_cancelled, 1, memory_order_relaxed);
+        /* relaxed: a count for plait_group_get_info, published to the
+         * waiter by the decrement below. n_finished shares pending's
+         * line, which the decrement takes anyway: succeeded and spawned
+         * are derived from it (group.c), so this is the only count a
+         * task that succeeds adds. */
         atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
         /* Before the decrement: the group is alive for the wake-up. */
         if (pl_unlikely(flags & PL_TASK_SLOT))
@@ -228,7 +240,9 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
 
 /* Shared by plait_spawn, plait_go and plait_spawn_with. drop: opts->drop
  * or NULL; on an error other than a try's EAGAIN it is called here. */
-static inline int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
+/* Inlined into each caller, so that plait_go and plait_spawn pay nothing
+ * for the options they do not have (drop, range and sflags fold away). */
+static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
                         unsigned sflags, void (*drop)(void *), const size_t *range,
                         struct plait_task **out)
 {
