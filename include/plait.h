@@ -198,7 +198,8 @@ PLAIT_API plait_pool *plait_ctx_pool(const plait_ctx *ctx);
  * that task: cancelling the task cancels the group. flags: 0 or
  * PLAIT_GROUP_COLLECT_ALL. Released by plait_group_destroy.
  * EINVAL: NULL arguments or unknown flags; ESHUTDOWN: pool being destroyed
- * (from a foreign thread); ENOMEM. */
+ * (from a foreign thread); ENOMEM; EAGAIN: the process's first group
+ * could not start plait's signal watcher thread (plait_group_cancel_async). */
 PLAIT_API int plait_group_create(plait_group **group, plait_pool *pool, unsigned flags);
 
 /* Spawns fn(ctx, arg) into group and returns a handle the caller releases
@@ -254,7 +255,9 @@ PLAIT_API int plait_group_set_limit(plait_group *group, size_t max_pending);
  * another thread already waits (Go's WaitGroup.Add): every spawn made
  * while holding finds the group open (it may still find it cancelled).
  * Hold before the wait can finish (before starting it, or while a task or
- * another hold keeps the group unfinished). EINVAL for NULL or a group
+ * another hold keeps the group unfinished). plait_group_destroy of an
+ * unwaited group waits for the holds too. Holds are not tasks:
+ * plait_group_pending does not count them. EINVAL for NULL or a group
  * whose wait has completed. Not plait_task_release. */
 PLAIT_API int plait_group_hold(plait_group *group);
 
