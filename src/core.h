@@ -55,6 +55,7 @@ enum {
     PL_TASK_INJECTED = 1u << 2, /* went through the injection queue */
     PL_TASK_DROP = 1u << 3,     /* drop is set (plait_spawn_with) */
     PL_TASK_SLOT = 1u << 4,     /* holds a slot of its group's limit */
+    PL_TASK_CALLER_RUNS = 1u << 5, /* run inline by its spawner (a full group) */
 };
 
 struct plait_task {

@@ -55,13 +55,11 @@ static void task_unref(struct plait_task *t)
 static void task_run(struct pl_worker *w, struct pl_job *job);
 
 static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
-                                   void *arg, uint32_t flags, int *err)
+                                   void *arg, uint32_t flags)
 {
     struct plait_task *t = pl_task_record_alloc(pool);
-    if (t == NULL) {
-        *err = ENOMEM;
-        return NULL;
-    }
+    if (t == NULL)
+        return NULL; /* out of memory: the caller says ENOMEM */
     t->qlink = NULL;
     t->job.run = task_run;
     t->flags = flags;
@@ -238,6 +236,31 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
     }
 }
 
+/* The slot of a spawn into a limited group, out of line so that the
+ * unlimited path keeps its registers: the task flags to add (PL_TASK_SLOT,
+ * PL_TASK_CALLER_RUNS) in the low half, the error (slot_take's) in the
+ * high half. */
+static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, bool local,
+                                                        bool try_only)
+{
+    bool took = false, inline_run = false, slept = false;
+    int err = slot_take(g, local, try_only, &took, &inline_run, &slept);
+    if (err == 0 && slept &&
+        (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)) {
+        /* Cancelled while we slept (the slot may be the one a cancelled
+         * task gave back): as a spawn into a cancelled group. */
+        if (took)
+            pl_slot_give(g);
+        err = ECANCELED;
+    }
+    uint32_t flags = 0;
+    if (err == 0 && took)
+        flags |= PL_TASK_SLOT;
+    if (err == 0 && inline_run)
+        flags |= PL_TASK_CALLER_RUNS;
+    return (uint64_t)(uint32_t)err << 32 | flags;
+}
+
 /* Shared by plait_spawn, plait_go and plait_spawn_with. drop: opts->drop
  * or NULL; on an error other than a try's EAGAIN it is called here. */
 /* Inlined into each caller, so that plait_go and plait_spawn pay nothing
@@ -261,27 +284,16 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
     bool local = w != NULL && w->pool == pool;
     if (!local && (err = pl_foreign_begin(pool)) != 0)
         goto fail;
-    bool inline_run = false;
     if (pl_unlikely(state & PL_G_LIMITED) && !(state & PL_G_CANCELLED)) {
-        bool took = false, slept = false;
-        err = slot_take(g, local, sflags & PLAIT_SPAWN_TRY, &took, &inline_run, &slept);
-        if (err == 0 && slept &&
-            (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)) {
-            /* Cancelled while we slept (the slot may be the one a
-             * cancelled task gave back): as a spawn into a cancelled
-             * group. */
-            if (took)
-                pl_slot_give(g);
-            err = ECANCELED;
-        }
+        uint64_t r = limited_spawn(g, local, sflags & PLAIT_SPAWN_TRY);
+        err = (int)(r >> 32);
         if (err == ECANCELED) {
             err = 0;
             state |= PL_G_CANCELLED; /* as a spawn into a cancelled group */
         } else if (err != 0) {
             goto out;
-        } else if (took) {
-            flags |= PL_TASK_SLOT;
         }
+        flags |= (uint32_t)r;
     }
     struct plait_task *t;
     if (state & PL_G_CANCELLED) {
@@ -291,9 +303,11 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
             err = ECANCELED;
             goto out;
         }
-        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)PL_TASK_SLOT, &err);
-        if (t == NULL)
+        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_CALLER_RUNS));
+        if (t == NULL) {
+            err = ENOMEM;
             goto out;
+        }
         count_outcome(t, ECANCELED);
         t->code = ECANCELED;
         /* Only the handle refers to it: no scheduler reference. */
@@ -304,10 +318,11 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         *out = t;
         goto out;
     }
-    t = task_new(pool, g, fn, arg, flags, &err);
+    t = task_new(pool, g, fn, arg, flags);
     if (t == NULL) {
         if (flags & PL_TASK_SLOT)
             pl_slot_give(g);
+        err = ENOMEM;
         goto out;
     }
     if (drop != NULL) {
@@ -329,7 +344,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
     }
     if (out != NULL)
         *out = t;
-    if (pl_unlikely(inline_run))
+    if (pl_unlikely(flags & PL_TASK_CALLER_RUNS))
         task_run(w, &t->job); /* a full group, from a worker: caller runs */
     else
         pl_pool_push_task(pool, t);
@@ -397,9 +412,11 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
     bool local = w != NULL && w->pool == pool;
     if (!local && (*err = pl_foreign_begin(pool)) != 0)
         return NULL;
-    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE, err);
+    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE);
     if (t != NULL)
         pl_pool_push_task(pool, t);
+    else
+        *err = ENOMEM;
     if (!local)
         pl_foreign_end(pool);
     return t;
