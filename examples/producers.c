@@ -147,9 +147,11 @@ int main(int argc, char **argv)
         long rss = rss_kib();
         if (rss > peak_rss)
             peak_rss = rss;
-        printf("%6.2f s  done %8" PRIu64 "  %8.0f/s  pending %5" PRIu64 "  producers %u  rss %ld KiB\n",
-               (double)(t - t0) / 1e9, done, (double)(done - last_done) * 1e9 / (double)(t - last_t),
-               info.pending, info.holds, rss);
+        printf("%6.2f s  done %8" PRIu64 "  %8.0f/s  pending %5" PRIu64
+               "  producers %u  rss %ld KiB\n",
+               (double)(t - t0) / 1e9, done,
+               (double)(done - last_done) * 1e9 / (double)(t - last_t), info.pending, info.holds,
+               rss);
         fflush(stdout);
         last_t = t;
         last_done = done;
@@ -162,8 +164,8 @@ int main(int argc, char **argv)
     plait_group_get_info(batch, &info);
     double secs = (double)(now_ns() - t0) / 1e9;
     printf("%s: %" PRIu64 " items in %.2f s (%.0f/s), %" PRIu64 " cancelled, peak rss %ld KiB\n",
-           r == 0 ? "done" : plait_strerror(r), info.succeeded, secs,
-           (double)info.succeeded / secs, info.cancelled, peak_rss);
+           r == 0 ? "done" : plait_strerror(r), info.succeeded, secs, (double)info.succeeded / secs,
+           info.cancelled, peak_rss);
     int ok = (r == 0 && info.succeeded == (uint64_t)PRODUCERS * items_per_producer) ||
              (r == ECANCELED && info.cancel_reason == PLAIT_CANCEL_CALL);
     plait_group_destroy(batch);

@@ -118,21 +118,21 @@ enum {
  * counts are read one by one and may disagree by the tasks finishing
  * meanwhile; once the wait has returned they are exact. */
 typedef struct plait_group_info {
-    uint64_t spawned;     /* tasks spawned into the group (refused spawns not counted) */
-    uint64_t pending;     /* of them, not finished */
-    uint64_t succeeded;   /* finished with 0 */
-    uint64_t failed;      /* finished with an error code */
-    uint64_t cancelled;   /* finished as cancelled, run or not */
-    uint64_t never_run;   /* of the cancelled, those cancelled before they started */
-    uint64_t items_total; /* items given to plait_group_for */
-    uint64_t items_done;  /* of them, in chunks that succeeded */
-    uint64_t errors_lost; /* errors that could not be stored for want of memory */
-    uint32_t holds;       /* plait_group_hold not yet released */
+    uint64_t spawned;       /* tasks spawned into the group (refused spawns not counted) */
+    uint64_t pending;       /* of them, not finished */
+    uint64_t succeeded;     /* finished with 0 */
+    uint64_t failed;        /* finished with an error code */
+    uint64_t cancelled;     /* finished as cancelled, run or not */
+    uint64_t never_run;     /* of the cancelled, those cancelled before they started */
+    uint64_t items_total;   /* items given to plait_group_for */
+    uint64_t items_done;    /* of them, in chunks that succeeded */
+    uint64_t errors_lost;   /* errors that could not be stored for want of memory */
+    uint32_t holds;         /* plait_group_hold not yet released */
     uint32_t cancel_reason; /* PLAIT_CANCEL_* */
-    bool is_cancelled;    /* cancelled, for whatever reason */
-    bool timed_out;       /* its own deadline fired */
-    bool waited;          /* a wait has returned */
-    uint64_t reserved[4]; /* zero; room for later fields, the size stays */
+    bool is_cancelled;      /* cancelled, for whatever reason */
+    bool timed_out;         /* its own deadline fired */
+    bool waited;            /* a wait has returned */
+    uint64_t reserved[4];   /* zero; room for later fields, the size stays */
 } plait_group_info;
 
 /* ---- Pool ------------------------------------------------------------- */

@@ -75,8 +75,8 @@ static inline void pl_cancel_reason(struct plait_group *g, uint32_t reason)
     if (atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED)
         return;
     uint32_t none = PLAIT_CANCEL_NONE;
-    atomic_compare_exchange_strong_explicit(&g->cancel_reason, &none, reason,
-                                            memory_order_relaxed, memory_order_relaxed);
+    atomic_compare_exchange_strong_explicit(&g->cancel_reason, &none, reason, memory_order_relaxed,
+                                            memory_order_relaxed);
 }
 
 #endif

@@ -55,7 +55,7 @@ enum {
     PL_TASK_INJECTED = 1u << 2, /* went through the injection queue */
     PL_TASK_DROP = 1u << 3,     /* drop is set (plait_spawn_with) */
     PL_TASK_SLOT = 1u << 4,     /* holds a slot of its group's limit */
-    PL_TASK_CALLER_RUNS = 1u << 5, /* run inline by its spawner (a full group) */
+    PL_TASK_INLINE = 1u << 5,   /* run by its spawner: a full group (caller runs) */
 };
 
 struct plait_task {
@@ -76,9 +76,10 @@ struct plait_task {
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
     /* task.c, group_for.c: batches. */
-    void (*drop)(void *arg);     /* with PL_TASK_DROP */
-    _Atomic size_t fail_item;    /* plait_fail_item's, else PLAIT_NO_ITEM */
-    size_t range_begin, range_end; /* a plait_group_for chunk */
+    void (*drop)(void *arg);  /* with PL_TASK_DROP */
+    _Atomic size_t fail_item; /* plait_fail_item's, else PLAIT_NO_ITEM */
+    size_t range_begin;       /* a plait_group_for chunk: [begin, end) */
+    size_t range_end;
 };
 
 /* cancel.c: the groups created while tasks of one group (or one pool's

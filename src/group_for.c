@@ -93,9 +93,9 @@ int pl_loop_spawn(struct plait_group *g, struct pl_loop *loop, size_t begin, siz
     /* relaxed: counts for plait_group_get_info. Before the spawn, so that
      * items_done never passes items_total. */
     atomic_fetch_add_explicit(&g->items_total, end - begin, memory_order_relaxed);
-    int r = loop->on_heap ? pl_spawn_range(g, chunk_run, loop, loop->task_flags, loop_unref,
-                                           begin, end)
-                          : pl_spawn_range(g, chunk_run, loop, loop->task_flags, NULL, begin, end);
+    int r = loop->on_heap
+                ? pl_spawn_range(g, chunk_run, loop, loop->task_flags, loop_unref, begin, end)
+                : pl_spawn_range(g, chunk_run, loop, loop->task_flags, NULL, begin, end);
     if (r != 0)
         atomic_fetch_sub_explicit(&g->items_total, end - begin, memory_order_relaxed);
     return r;

@@ -27,8 +27,8 @@ struct pl_loop {
     plait_range_fn fn;
     void *arg;
     size_t grain;
-    uint32_t task_flags;  /* PL_TASK_INTERNAL for plait_parallel_for */
-    bool on_heap;         /* refs counts its chunk tasks */
+    uint32_t task_flags; /* PL_TASK_INTERNAL for plait_parallel_for */
+    bool on_heap;        /* refs counts its chunk tasks */
     _Atomic size_t refs;
 };
 

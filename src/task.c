@@ -109,6 +109,18 @@ static void add_error(struct plait_task *t, struct plait_group *g, int code, boo
                        atomic_load_explicit(&t->fail_item, memory_order_relaxed));
 }
 
+/* The argument's drop, before the task counts as finished (its waits
+ * return after it), and the slot of a limited group's task, given back
+ * before the pending decrement (the group is alive for the wake-up). */
+static __attribute__((noinline)) void finish_extras(struct plait_task *t, struct plait_group *g,
+                                                    uint32_t flags)
+{
+    if (flags & PL_TASK_DROP)
+        t->drop(t->arg);
+    if (flags & PL_TASK_SLOT)
+        pl_slot_give(g);
+}
+
 /* Everything that happens once a task is over, run or not. After the
  * group's pending count is decremented, the group is not touched. */
 static void task_finish(struct plait_task *t, int code)
@@ -117,9 +129,9 @@ static void task_finish(struct plait_task *t, int code)
     uint32_t flags = t->flags;
     bool handle = flags & PL_TASK_HANDLE;
     count_outcome(t, code);
-    /* Before the task counts as finished: its waits return after it. */
-    if (pl_unlikely((flags & PL_TASK_DROP) != 0))
-        t->drop(t->arg);
+    /* One branch for both batch extras on the common path. */
+    if (pl_unlikely((flags & (PL_TASK_DROP | PL_TASK_SLOT)) != 0))
+        finish_extras(t, g, flags);
     if (pl_unlikely(code != 0) && g != NULL) {
         if (code == ECANCELED)
             /* relaxed: a count for plait_group_get_info, published to
@@ -146,9 +158,6 @@ static void task_finish(struct plait_task *t, int code)
          * are derived from it (group.c), so this is the only count a
          * task that succeeds adds. */
         atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
-        /* Before the decrement: the group is alive for the wake-up. */
-        if (pl_unlikely(flags & PL_TASK_SLOT))
-            pl_slot_give(g);
         /* acq_rel: release our work to the waiter; the last decrement
          * acquires the others'. */
         if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) ==
@@ -187,8 +196,8 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
  * pool is being destroyed while full). A worker of the pool takes a slot
  * over the limit and runs the task inline (*inline_run). *slept: it
  * blocked, so the group's state may have changed meanwhile. */
-static int slot_take(struct plait_group *g, bool local, bool try_only, bool *took,
-                     bool *inline_run, bool *slept)
+static int slot_take(struct plait_group *g, bool local, bool try_only, bool *took, bool *inline_run,
+                     bool *slept)
 {
     /* acquire: batch.h (the limit or state a releaser changed). */
     uint32_t s = atomic_load_explicit(&g->slots, memory_order_acquire);
@@ -238,7 +247,7 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
 
 /* The slot of a spawn into a limited group, out of line so that the
  * unlimited path keeps its registers: the task flags to add (PL_TASK_SLOT,
- * PL_TASK_CALLER_RUNS) in the low half, the error (slot_take's) in the
+ * PL_TASK_INLINE) in the low half, the error (slot_take's) in the
  * high half. */
 static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, bool local,
                                                         bool try_only)
@@ -257,7 +266,7 @@ static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, b
     if (err == 0 && took)
         flags |= PL_TASK_SLOT;
     if (err == 0 && inline_run)
-        flags |= PL_TASK_CALLER_RUNS;
+        flags |= PL_TASK_INLINE;
     return (uint64_t)(uint32_t)err << 32 | flags;
 }
 
@@ -265,9 +274,10 @@ static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, b
  * or NULL; on an error other than a try's EAGAIN it is called here. */
 /* Inlined into each caller, so that plait_go and plait_spawn pay nothing
  * for the options they do not have (drop, range and sflags fold away). */
-static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
-                        unsigned sflags, void (*drop)(void *), const size_t *range,
-                        struct plait_task **out)
+static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn,
+                                                       void *arg, uint32_t flags, unsigned sflags,
+                                                       void (*drop)(void *), const size_t *range,
+                                                       struct plait_task **out)
 {
     int err = 0;
     if (g == NULL || fn == NULL) {
@@ -303,7 +313,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
             err = ECANCELED;
             goto out;
         }
-        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_CALLER_RUNS));
+        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_INLINE));
         if (t == NULL) {
             err = ENOMEM;
             goto out;
@@ -344,7 +354,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
     }
     if (out != NULL)
         *out = t;
-    if (pl_unlikely(flags & PL_TASK_CALLER_RUNS))
+    if (pl_unlikely(flags & PL_TASK_INLINE))
         task_run(w, &t->job); /* a full group, from a worker: caller runs */
     else
         pl_pool_push_task(pool, t);

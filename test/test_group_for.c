@@ -75,8 +75,7 @@ Test(group_for, visits_every_index_once_in_chunks_of_at_most_grain, .timeout = T
     plait_pool_destroy(pool);
 }
 
-Test(group_for, collect_all_gathers_every_failed_chunk_with_message_and_item,
-     .timeout = TL_TIMEOUT)
+Test(group_for, collect_all_gathers_every_failed_chunk_with_message_and_item, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(4);
     struct loop l;
@@ -240,8 +239,7 @@ static int run_pf(plait_ctx *ctx, void *arg)
     return plait_parallel_for(plait_ctx_pool(ctx), 0, 1000, 10, pf_fail_chunk, NULL);
 }
 
-Test(group_for, parallel_for_passes_the_first_error_on_to_the_calling_task,
-     .timeout = TL_TIMEOUT)
+Test(group_for, parallel_for_passes_the_first_error_on_to_the_calling_task, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);

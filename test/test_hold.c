@@ -58,8 +58,8 @@ Test(hold, a_wait_returns_only_after_every_producer_let_go, .timeout = TL_TIMEOU
         struct producer prs[PRODUCERS];
         pthread_t th[PRODUCERS];
         for (int i = 0; i < PRODUCERS; i++) {
-            prs[i] = (struct producer){.g = g, .ran = &ran, .held = &held,
-                                       .per_producer = TL_SIZE(2000, 300)};
+            prs[i] = (struct producer){
+                .g = g, .ran = &ran, .held = &held, .per_producer = TL_SIZE(2000, 300)};
             atomic_init(&prs[i].released, 0);
             th[i] = tl_thread(produce, &prs[i]);
         }
@@ -67,8 +67,8 @@ Test(hold, a_wait_returns_only_after_every_producer_let_go, .timeout = TL_TIMEOU
         TL_AWAIT(atomic_load(&held) == PRODUCERS);
         TL_ASSERT_CODE(plait_group_wait(g), 0);
         for (int i = 0; i < PRODUCERS; i++)
-            cr_assert(tl_raised(&prs[i].released), "round %d: the wait returned before producer %d let go",
-                      round, i);
+            cr_assert(tl_raised(&prs[i].released),
+                      "round %d: the wait returned before producer %d let go", round, i);
         cr_assert_eq(atomic_load(&ran), PRODUCERS * prs[0].per_producer);
         for (int i = 0; i < PRODUCERS; i++) {
             tl_join_thread(th[i]);

@@ -65,7 +65,8 @@ static void cancelled_batch(plait_pool *pool, uint64_t n)
     CHECK(plait_group_wait(g) == ECANCELED, "wait");
     plait_group_info info;
     plait_group_get_info(g, &info);
-    CHECK(atomic_load(&drops) == n, "%" PRIu64 " drops for %" PRIu64 " tasks", atomic_load(&drops), n);
+    CHECK(atomic_load(&drops) == n, "%" PRIu64 " drops for %" PRIu64 " tasks", atomic_load(&drops),
+          n);
     CHECK(info.never_run == n, "never_run %" PRIu64, info.never_run);
     CHECK(info.cancelled == n + w, "cancelled %" PRIu64, info.cancelled);
     printf("cancelled batch: %" PRIu64 " tasks spawned, cancelled and dropped in %.2f s\n", n,
@@ -246,9 +247,9 @@ static void random_rounds(plait_pool *pool, uint64_t rounds, uint64_t seed)
             made += atomic_load(&rs[i].made);
             refused += atomic_load(&rs[i].refused);
         }
-        CHECK(atomic_load(&drops) == made + refused, "round %" PRIu64 ": %" PRIu64
-              " drops, %" PRIu64 " spawns made, %" PRIu64 " refused", n, atomic_load(&drops), made,
-              refused);
+        CHECK(atomic_load(&drops) == made + refused,
+              "round %" PRIu64 ": %" PRIu64 " drops, %" PRIu64 " spawns made, %" PRIu64 " refused",
+              n, atomic_load(&drops), made, refused);
         plait_group_info i;
         plait_group_get_info(r.g, &i);
         CHECK(i.spawned == i.succeeded + i.failed + i.cancelled, "round %" PRIu64 ": counts", n);
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
 {
     /* A million also under ASan (its leak check is the point); TSan's
      * shadow memory would make that gigabytes. */
-    uint64_t tasks = st_arg_u64(argc, argv, "--tasks", ST_TSAN ? st_scaled(1000000, 10000) : 1000000);
+    uint64_t tasks =
+        st_arg_u64(argc, argv, "--tasks", ST_TSAN ? st_scaled(1000000, 10000) : 1000000);
     uint64_t rounds = st_arg_u64(argc, argv, "--rounds", st_scaled(200, 10));
     uint64_t seed = st_arg_u64(argc, argv, "--seed", st_seed_from_time());
     printf("stress_batch: tasks %" PRIu64 ", rounds %" PRIu64 ", seed %" PRIu64 "\n", tasks, rounds,
