@@ -19,7 +19,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "plait_group_cancel_async needs lock-f
 
 static _Atomic(struct plait_group *) asked; /* the stack, linked by async_next */
 static _Atomic uint32_t bell;               /* futex word: bumped after every push */
-static _Atomic bool started;
+_Atomic bool pl_async_started;
 static _Atomic bool stopping;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t watcher;
@@ -63,7 +63,7 @@ static void *watch(void *unused)
  * the child may not use. */
 static void after_fork_in_child(void)
 {
-    atomic_store_explicit(&started, false, memory_order_relaxed);
+    atomic_store_explicit(&pl_async_started, false, memory_order_relaxed);
     atomic_store_explicit(&asked, NULL, memory_order_relaxed);
     pthread_mutex_init(&start_lock, NULL);
 }
@@ -73,15 +73,12 @@ static void atfork_register(void)
     pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
-int pl_async_watcher_start(void)
+int pl_async_watcher_start_slow(void)
 {
-    /* acquire: pairs with the starter's release below. */
-    if (pl_likely(atomic_load_explicit(&started, memory_order_acquire)))
-        return 0;
     pthread_once(&atfork_once, atfork_register);
     int err = 0;
     pthread_mutex_lock(&start_lock);
-    if (!atomic_load_explicit(&started, memory_order_relaxed)) {
+    if (!atomic_load_explicit(&pl_async_started, memory_order_relaxed)) {
         /* The watcher never runs a signal handler: it is not where the
          * user's signals should land. */
         sigset_t all, old;
@@ -91,7 +88,7 @@ int pl_async_watcher_start(void)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (err == 0) {
             pthread_setname_np(watcher, "plait-signal");
-            atomic_store_explicit(&started, true, memory_order_release);
+            atomic_store_explicit(&pl_async_started, true, memory_order_release);
         }
     }
     pthread_mutex_unlock(&start_lock);
@@ -101,14 +98,14 @@ int pl_async_watcher_start(void)
 /* At exit: stop and join the watcher, so that nothing is left of it. */
 __attribute__((destructor)) static void watcher_stop_at_exit(void)
 {
-    if (!atomic_load_explicit(&started, memory_order_acquire))
+    if (!atomic_load_explicit(&pl_async_started, memory_order_acquire))
         return;
     atomic_store_explicit(&stopping, true, memory_order_relaxed);
     /* release: the watcher's acquire of the bell sees stopping. */
     atomic_fetch_add_explicit(&bell, 1, memory_order_release);
     pl_futex_wake(&bell, 1);
     pthread_join(watcher, NULL);
-    atomic_store_explicit(&started, false, memory_order_relaxed);
+    atomic_store_explicit(&pl_async_started, false, memory_order_relaxed);
 }
 
 int plait_group_cancel_async(plait_group *g)

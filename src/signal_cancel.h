@@ -20,9 +20,21 @@
 
 #include "core.h"
 
+/* Whether the watcher runs (signal_cancel.c). */
+extern _Atomic bool pl_async_started;
+
+int pl_async_watcher_start_slow(void);
+
 /* Starts the watcher once per process: 0, or pthread_create's error (the
- * next call tries again). */
-int pl_async_watcher_start(void);
+ * next call tries again). One load once it runs: every group creation
+ * calls it. */
+static inline int pl_async_watcher_start(void)
+{
+    /* acquire: pairs with the starter's release. */
+    if (pl_likely(atomic_load_explicit(&pl_async_started, memory_order_acquire)))
+        return 0;
+    return pl_async_watcher_start_slow();
+}
 
 /* Before g is freed: waits until the watcher is done with g, if g was
  * asked to cancel. */
