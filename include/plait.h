@@ -10,6 +10,8 @@
  *   - Bad input (NULL handles or functions, groups already waited, an
  *     unparsable $PLAIT_THREADS) returns an error code; it never crashes.
  *   - Every function is thread-safe unless its comment says otherwise.
+ *     Only plait_group_cancel_async is async-signal-safe (callable from a
+ *     signal handler); no other function may be called from one.
  *   - Ownership: whoever gets a handle from *_create, plait_spawn or
  *     plait_submit releases it exactly once (*_destroy, plait_task_release).
  *
