@@ -236,23 +236,26 @@ int plait_group_get_info(const plait_group *g, plait_group_info *out)
         return EINVAL;
     plait_group_info i;
     memset(&i, 0, sizeof i);
-    /* acquire: a pending count read after the tasks' decrements sees their
-     * counts (all relaxed RMWs before a release decrement). Finished
-     * first, then pending: a task finishing in between is counted in both,
-     * never in neither, so spawned is never short. */
-    uint64_t finished = atomic_load_explicit(&g->n_finished, memory_order_acquire);
+    /* Pending first, with acquire: a task whose decrement it does not see
+     * is still counted as pending; one whose decrement it sees did its
+     * counts before that release decrement, so the loads below see them.
+     * So a task is counted as pending or finished, never neither, and
+     * spawned is never short while tasks run. */
     size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
     uint32_t state = atomic_load_explicit(&g->state, memory_order_acquire);
-    /* relaxed: counters, summed into a snapshot (after the acquire above,
-     * they are at least as new as the pending count read). */
+    /* relaxed: counters, summed into a snapshot (ordered after the
+     * acquire above). By outcome before finished: a task counts its
+     * outcome first, so succeeded (finished - failed - cancelled) is not
+     * made short by one counted in finished only. */
     i.holds = atomic_load_explicit(&g->holds, memory_order_relaxed);
     size_t open = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
     i.pending = open > i.holds ? open - i.holds : 0;
     i.failed = atomic_load_explicit(&g->n_failed, memory_order_relaxed);
     i.cancelled = atomic_load_explicit(&g->n_cancelled, memory_order_relaxed);
     i.never_run = atomic_load_explicit(&g->n_never_run, memory_order_relaxed);
+    uint64_t finished = atomic_load_explicit(&g->n_finished, memory_order_relaxed);
     if (finished < i.failed + i.cancelled)
-        finished = i.failed + i.cancelled; /* counted after finished was read */
+        finished = i.failed + i.cancelled; /* outcomes counted, finish not yet */
     i.succeeded = finished - i.failed - i.cancelled;
     i.spawned = finished + i.pending;
     i.items_total = atomic_load_explicit(&g->items_total, memory_order_relaxed);
