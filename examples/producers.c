@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "plait_pool_create: %s\n", plait_strerror(r));
         return 1;
     }
-    if ((r = plait_group_create(&batch, pool, 0)) != 0 ||
+    if ((r = plait_group_create(&batch, pool, PLAIT_GROUP_CANCEL_ASYNC)) != 0 ||
         (r = plait_group_set_limit(batch, limit)) != 0) {
         fprintf(stderr, "group: %s\n", plait_strerror(r));
         return 1;

@@ -92,7 +92,10 @@ typedef struct plait_stats {
 } plait_stats; /* once the pool is quiet: succeeded + failed + cancelled == tasks spawned */
 
 /* Group flags. */
-enum { PLAIT_GROUP_COLLECT_ALL = 1u << 0 }; /* errors do not cancel the siblings */
+enum {
+    PLAIT_GROUP_COLLECT_ALL = 1u << 0,  /* errors do not cancel the siblings */
+    PLAIT_GROUP_CANCEL_ASYNC = 1u << 1, /* may be cancelled from a signal handler */
+};
 
 /* Spawn options (plait_spawn_with). Zero-initialise the whole struct
  * (plait_spawn_options o = {0}; or designated initialisers) and set what
@@ -198,10 +201,12 @@ PLAIT_API plait_pool *plait_ctx_pool(const plait_ctx *ctx);
 
 /* Creates a group in pool. A group created while a task runs belongs to
  * that task: cancelling the task cancels the group. flags: 0 or
- * PLAIT_GROUP_COLLECT_ALL. Released by plait_group_destroy.
+ * PLAIT_GROUP_COLLECT_ALL, and PLAIT_GROUP_CANCEL_ASYNC for a group that
+ * plait_group_cancel_async may cancel (plait runs one watcher thread while
+ * such groups exist). Released by plait_group_destroy.
  * EINVAL: NULL arguments or unknown flags; ESHUTDOWN: pool being destroyed
- * (from a foreign thread); ENOMEM; EAGAIN: the process's first group
- * could not start plait's signal watcher thread (plait_group_cancel_async). */
+ * (from a foreign thread); ENOMEM; with PLAIT_GROUP_CANCEL_ASYNC,
+ * pthread_create's error (EAGAIN) if the watcher cannot be started. */
 PLAIT_API int plait_group_create(plait_group **group, plait_pool *pool, unsigned flags);
 
 /* Spawns fn(ctx, arg) into group and returns a handle the caller releases
@@ -281,11 +286,12 @@ PLAIT_API int plait_group_cancel(plait_group *group);
 
 /* Asks for plait_group_cancel(group) from a signal handler: async-signal-
  * safe (an atomic flag, a lock-free push and a futex wake; no lock, no
- * allocation). plait's signal watcher thread, started by the first
- * plait_group_create of the process, does the cancellation a moment later,
- * so right after the call the group may not read cancelled yet. The group
- * must be alive (not destroyed) during the call; destroying it afterwards
- * is safe. Also callable from any thread. EINVAL for NULL.
+ * allocation, errno left alone). The group must have been created with
+ * PLAIT_GROUP_CANCEL_ASYNC: plait's watcher thread, which runs while such
+ * groups exist, does the cancellation a moment later, so right after the
+ * call the group may not read cancelled yet. The group must be alive (not
+ * destroyed) during the call; destroying it afterwards is safe. Also
+ * callable from any thread. EINVAL for NULL or a group without the flag.
  *   static void on_sigint(int sig) { (void)sig; plait_group_cancel_async(batch); }
  * It is the only async-signal-safe function of plait. */
 PLAIT_API int plait_group_cancel_async(plait_group *group);

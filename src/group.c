@@ -61,18 +61,22 @@ void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t
 
 int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 {
-    if (out == NULL || pool == NULL || (flags & ~(unsigned)PLAIT_GROUP_COLLECT_ALL))
+    if (out == NULL || pool == NULL ||
+        (flags & ~(unsigned)(PLAIT_GROUP_COLLECT_ALL | PLAIT_GROUP_CANCEL_ASYNC)))
         return EINVAL;
     struct pl_worker *w = pl_tls_worker;
     bool foreign = w == NULL || w->pool != pool;
     if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire))
         return ESHUTDOWN;
-    int err = pl_async_watcher_start();
-    if (err != 0)
-        return err;
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
     if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL)
         return ENOMEM;
+    int err;
+    if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
+        if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+            pl_free(g);
+        return err;
+    }
     /* Field by field: a memset of the record costs more (rep stos). */
     atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
@@ -320,7 +324,8 @@ void plait_group_destroy(plait_group *g)
         pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
         plait_group_wait(g);
     }
-    pl_async_forget(g); /* the signal watcher is done with it */
+    if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
+        pl_async_group_destroyed(g); /* the signal watcher is done with it */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_timer_remove(g->pool, g);
     pl_nested_unregister(g, cur);

@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "cancel.h"
+#include "debug.h"
 #include "futex.h"
 
 /* The handler's side is async-signal-safe only if these are lock-free. */
@@ -19,9 +20,12 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "plait_group_cancel_async needs lock-f
 
 static _Atomic(struct plait_group *) asked; /* the stack, linked by async_next */
 static _Atomic uint32_t bell;               /* futex word: bumped after every push */
-_Atomic bool pl_async_started;
 static _Atomic bool stopping;
-static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Under watch_lock: the live PLAIT_GROUP_CANCEL_ASYNC groups, and the
+ * watcher, running while there are any. */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t live_groups;
+static bool running;
 static pthread_t watcher;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -46,11 +50,14 @@ static void *watch(void *unused)
         while (g != NULL) {
             struct plait_group *next = g->async_next; /* before done: g may go */
             cancel_asked(g);
-            /* release: pl_async_forget's acquire; our last access to g. */
+            /* release: pl_async_group_destroyed's acquire; our last access
+             * to g. */
             atomic_store_explicit(&g->async_state, PL_ASYNC_DONE, memory_order_release);
             g = next;
         }
-        /* relaxed: set before the destructor's bump, which we acquired. */
+        /* relaxed: set before the stopper's bump, which we acquired. Every
+         * group was done before the last one's destroy stops us, so the
+         * stack is empty then. */
         if (atomic_load_explicit(&stopping, memory_order_relaxed))
             break;
         pl_futex_wait(&bell, b, 0);
@@ -58,14 +65,25 @@ static void *watch(void *unused)
     return NULL;
 }
 
-/* A child after fork has no watcher: the next plait_group_create starts
- * one. Groups asked before the fork belong to the parent's pools, which
- * the child may not use. */
+/* Under watch_lock. */
+static void watcher_stop(void)
+{
+    atomic_store_explicit(&stopping, true, memory_order_relaxed);
+    /* release: the watcher's acquire of the bell sees stopping. */
+    atomic_fetch_add_explicit(&bell, 1, memory_order_release);
+    pl_futex_wake(&bell, 1);
+    pthread_join(watcher, NULL);
+    running = false;
+}
+
+/* A child after fork has no watcher, and the groups it inherited belong to
+ * the parent's pools, which the child may not use. */
 static void after_fork_in_child(void)
 {
-    atomic_store_explicit(&pl_async_started, false, memory_order_relaxed);
+    pthread_mutex_init(&watch_lock, NULL);
+    live_groups = 0;
+    running = false;
     atomic_store_explicit(&asked, NULL, memory_order_relaxed);
-    pthread_mutex_init(&start_lock, NULL);
 }
 
 static void atfork_register(void)
@@ -73,12 +91,13 @@ static void atfork_register(void)
     pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
-int pl_async_watcher_start_slow(void)
+int pl_async_group_created(void)
 {
     pthread_once(&atfork_once, atfork_register);
     int err = 0;
-    pthread_mutex_lock(&start_lock);
-    if (!atomic_load_explicit(&pl_async_started, memory_order_relaxed)) {
+    pthread_mutex_lock(&watch_lock);
+    if (!running) {
+        atomic_store_explicit(&stopping, false, memory_order_relaxed);
         /* The watcher never runs a signal handler: it is not where the
          * user's signals should land. */
         sigset_t all, old;
@@ -88,29 +107,45 @@ int pl_async_watcher_start_slow(void)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (err == 0) {
             pthread_setname_np(watcher, "plait-signal");
-            atomic_store_explicit(&pl_async_started, true, memory_order_release);
+            running = true;
         }
     }
-    pthread_mutex_unlock(&start_lock);
+    if (err == 0)
+        live_groups++;
+    pthread_mutex_unlock(&watch_lock);
     return err;
 }
 
-/* At exit: stop and join the watcher, so that nothing is left of it. */
+void pl_async_group_destroyed(struct plait_group *g)
+{
+    /* acquire: pairs with the watcher's release of DONE, its last access.
+     * The watcher cancels a group in a few microseconds: yield meanwhile. */
+    while (atomic_load_explicit(&g->async_state, memory_order_acquire) == PL_ASYNC_ASKED)
+        sched_yield();
+    pthread_mutex_lock(&watch_lock);
+    PLAIT_ASSERT(live_groups > 0 && running);
+    if (--live_groups == 0)
+        watcher_stop();
+    pthread_mutex_unlock(&watch_lock);
+}
+
+/* At exit, with such groups never destroyed: stop and join the watcher,
+ * so that nothing is left of it. */
 __attribute__((destructor)) static void watcher_stop_at_exit(void)
 {
-    if (!atomic_load_explicit(&pl_async_started, memory_order_acquire))
+    /* A try: exit() from a thread while another creates such a group must
+     * not hang here. */
+    if (pthread_mutex_trylock(&watch_lock) != 0)
         return;
-    atomic_store_explicit(&stopping, true, memory_order_relaxed);
-    /* release: the watcher's acquire of the bell sees stopping. */
-    atomic_fetch_add_explicit(&bell, 1, memory_order_release);
-    pl_futex_wake(&bell, 1);
-    pthread_join(watcher, NULL);
-    atomic_store_explicit(&pl_async_started, false, memory_order_relaxed);
+    if (running)
+        watcher_stop();
+    pthread_mutex_unlock(&watch_lock);
 }
 
 int plait_group_cancel_async(plait_group *g)
 {
-    if (g == NULL)
+    /* flags: written at creation, before the handler could know g. */
+    if (g == NULL || !(g->flags & PLAIT_GROUP_CANCEL_ASYNC))
         return EINVAL;
     int saved_errno = errno; /* a handler must leave errno as it found it */
     uint32_t zero = 0;
@@ -129,12 +164,4 @@ int plait_group_cancel_async(plait_group *g)
     }
     errno = saved_errno;
     return 0;
-}
-
-void pl_async_forget(struct plait_group *g)
-{
-    /* acquire: pairs with the watcher's release of DONE, its last access.
-     * The watcher cancels a group in a few microseconds: yield meanwhile. */
-    while (atomic_load_explicit(&g->async_state, memory_order_acquire) == PL_ASYNC_ASKED)
-        sched_yield();
 }

@@ -6,12 +6,18 @@
  * only marks the group asked (a CAS on async_state), pushes it on a
  * process-wide lock-free stack (a CAS loop; the take is an exchange of
  * the whole stack, so there is no ABA, as in task_records.h) and rings the
- * watcher's bell (an RMW and a futex wake). The watcher thread, started
- * once per process by the first plait_group_create and stopped at exit,
- * takes the stack and cancels each group as plait_group_cancel does, then
- * marks it done. plait_group_destroy waits (pl_async_forget) until a group
- * it frees is not still on the stack, so the watcher never touches a
- * freed group.
+ * watcher's bell (an RMW and a futex wake). The watcher thread takes the
+ * stack and cancels each group as plait_group_cancel does, then marks it
+ * done. plait_group_destroy waits (pl_async_group_destroyed) until a group
+ * it frees is not still on the stack, so the watcher never touches a freed
+ * group.
+ *
+ * Only groups created with PLAIT_GROUP_CANCEL_ASYNC may be asked, and the
+ * watcher runs exactly while such groups exist: the first one's creation
+ * starts it, the last one's destruction stops and joins it (under one
+ * mutex; these groups are few). A program that never asks for the flag
+ * has no extra thread, so it stays single-threaded between pools (fork,
+ * ThreadSanitizer's fork check).
  *
  * Floor: beside cancel (it calls cancel.h and batch.h only).
  */
@@ -20,24 +26,12 @@
 
 #include "core.h"
 
-/* Whether the watcher runs (signal_cancel.c). */
-extern _Atomic bool pl_async_started;
+/* A PLAIT_GROUP_CANCEL_ASYNC group is being created: 0, or pthread_create's
+ * error when it would be the first and the watcher cannot start. */
+int pl_async_group_created(void);
 
-int pl_async_watcher_start_slow(void);
-
-/* Starts the watcher once per process: 0, or pthread_create's error (the
- * next call tries again). One load once it runs: every group creation
- * calls it. */
-static inline int pl_async_watcher_start(void)
-{
-    /* acquire: pairs with the starter's release. */
-    if (pl_likely(atomic_load_explicit(&pl_async_started, memory_order_acquire)))
-        return 0;
-    return pl_async_watcher_start_slow();
-}
-
-/* Before g is freed: waits until the watcher is done with g, if g was
- * asked to cancel. */
-void pl_async_forget(struct plait_group *g);
+/* Before such a group g is freed: waits until the watcher is done with g,
+ * and stops the watcher if g was the last one. */
+void pl_async_group_destroyed(struct plait_group *g);
 
 #endif

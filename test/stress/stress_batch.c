@@ -225,7 +225,7 @@ static void random_rounds(plait_pool *pool, uint64_t rounds, uint64_t seed)
         struct round r = {.spawns = 200 + st_below(&s, 800)};
         atomic_init(&r.made, 0);
         atomic_init(&r.refused, 0);
-        unsigned flags = st_below(&s, 2) ? PLAIT_GROUP_COLLECT_ALL : 0;
+        unsigned flags = PLAIT_GROUP_CANCEL_ASYNC | (st_below(&s, 2) ? PLAIT_GROUP_COLLECT_ALL : 0);
         CHECK(plait_group_create(&r.g, pool, flags) == 0, "create");
         if (st_below(&s, 2))
             plait_group_set_limit(r.g, 1 + st_below(&s, 16));
