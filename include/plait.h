@@ -71,7 +71,7 @@ typedef struct plait_pool_options {
 /* The item an error names, when it names none. */
 #define PLAIT_NO_ITEM SIZE_MAX
 
-/* 0.x: the item field was appended in 0.2, so sizeof(plait_error) grew;
+/* 0.x: the item field was appended after 0.1.0, so sizeof(plait_error) grew;
  * code that stores plait_error values must be rebuilt (docs/API.md). */
 typedef struct plait_error {
     int code;            /* what the task returned */
