@@ -10,6 +10,8 @@
  *   - Bad input (NULL handles or functions, groups already waited, an
  *     unparsable $PLAIT_THREADS) returns an error code; it never crashes.
  *   - Every function is thread-safe unless its comment says otherwise.
+ *     Only plait_group_cancel_async is async-signal-safe (callable from a
+ *     signal handler); no other function may be called from one.
  *   - Ownership: whoever gets a handle from *_create, plait_spawn or
  *     plait_submit releases it exactly once (*_destroy, plait_task_release).
  *
@@ -75,10 +77,16 @@ typedef struct plait_pool_options {
     void *userdata;
 } plait_pool_options;
 
+/* The item an error names, when it names none. */
+#define PLAIT_NO_ITEM SIZE_MAX
+
+/* 0.x: the item field was appended after 0.1.0, so sizeof(plait_error) grew;
+ * code that stores plait_error values must be rebuilt (docs/API.md). */
 typedef struct plait_error {
     int code;            /* what the task returned */
     const char *message; /* from plait_fail, or NULL; owned by the group */
     uint64_t task_id;    /* plait_task_id of the failed task */
+    size_t item;         /* from plait_fail_item, else PLAIT_NO_ITEM */
 } plait_error;
 
 typedef struct plait_stats {
@@ -93,7 +101,53 @@ typedef struct plait_stats {
 } plait_stats; /* once the pool is quiet: succeeded + failed + cancelled == tasks spawned */
 
 /* Group flags. */
-enum { PLAIT_GROUP_COLLECT_ALL = 1u << 0 }; /* errors do not cancel the siblings */
+enum {
+    PLAIT_GROUP_COLLECT_ALL = 1u << 0,  /* errors do not cancel the siblings */
+    PLAIT_GROUP_CANCEL_ASYNC = 1u << 1, /* may be cancelled from a signal handler */
+};
+
+/* Spawn options (plait_spawn_with). Zero-initialise the whole struct
+ * (plait_spawn_options o = {0}; or designated initialisers) and set what
+ * you need: later versions give meaning to reserved words (a name, a
+ * delay) without changing the struct's size, so a program built today
+ * keeps working; a library that does not know a field you set (an unknown
+ * flag, a non-zero reserved word) refuses the spawn with EINVAL. */
+enum { PLAIT_SPAWN_TRY = 1u << 0 }; /* never block on a full group: EAGAIN */
+typedef struct plait_spawn_options {
+    unsigned flags;          /* PLAIT_SPAWN_* */
+    void (*drop)(void *arg); /* called once with arg when the task is over; may be NULL */
+    void *reserved[6];       /* zero */
+} plait_spawn_options;
+
+/* Why a group was cancelled (plait_group_info.cancel_reason). */
+enum {
+    PLAIT_CANCEL_NONE = 0,      /* not cancelled */
+    PLAIT_CANCEL_CALL = 1,      /* plait_group_cancel, _cancel_async or _destroy */
+    PLAIT_CANCEL_FAILURE = 2,   /* a task failed (fail-fast) */
+    PLAIT_CANCEL_DEADLINE = 3,  /* its own deadline fired */
+    PLAIT_CANCEL_ENCLOSING = 4, /* the task that created it was cancelled */
+};
+
+/* A snapshot of a group (plait_group_get_info). While tasks run, the
+ * counts are read one by one and may disagree by the tasks finishing
+ * meanwhile; once the wait has returned they are exact. */
+typedef struct plait_group_info {
+    uint64_t spawned;       /* tasks spawned into the group (refused spawns not counted) */
+    uint64_t pending;       /* of them, not finished */
+    uint64_t succeeded;     /* finished with 0 */
+    uint64_t failed;        /* finished with an error code */
+    uint64_t cancelled;     /* finished as cancelled, run or not */
+    uint64_t never_run;     /* of the cancelled, those cancelled before they started */
+    uint64_t items_total;   /* items given to plait_group_for */
+    uint64_t items_done;    /* of them, in chunks that succeeded */
+    uint64_t errors_lost;   /* errors that could not be stored for want of memory */
+    uint32_t holds;         /* plait_group_hold not yet released */
+    uint32_t cancel_reason; /* PLAIT_CANCEL_* */
+    bool is_cancelled;      /* cancelled, for whatever reason */
+    bool timed_out;         /* its own deadline fired */
+    bool waited;            /* a wait has returned */
+    uint64_t reserved[4];   /* zero; room for later fields, the size stays */
+} plait_group_info;
 
 /* ---- Pool ------------------------------------------------------------- */
 
@@ -149,6 +203,13 @@ PLAIT_API bool plait_cancelled(const plait_ctx *ctx);
  * nothing. */
 PLAIT_API int plait_fail(plait_ctx *ctx, int code, const char *fmt, ...) PLAIT_PRINTF(3, 4);
 
+/* Like plait_fail, and the error names item (an index of the caller's
+ * choosing, typically the item of a plait_group_for range that failed):
+ * the group's plait_error gets item in its item field (the last such call
+ * of the task wins). fmt may be NULL: no message. */
+PLAIT_API int plait_fail_item(plait_ctx *ctx, size_t item, int code, const char *fmt, ...)
+    PLAIT_PRINTF(4, 5);
+
 /* Sets the value plait_task_result will return. */
 PLAIT_API void plait_set_result(plait_ctx *ctx, void *result);
 
@@ -166,9 +227,12 @@ PLAIT_API plait_pool *plait_ctx_pool(const plait_ctx *ctx);
 
 /* Creates a group in pool. A group created while a task runs belongs to
  * that task: cancelling the task cancels the group. flags: 0 or
- * PLAIT_GROUP_COLLECT_ALL. Released by plait_group_destroy.
+ * PLAIT_GROUP_COLLECT_ALL, and PLAIT_GROUP_CANCEL_ASYNC for a group that
+ * plait_group_cancel_async may cancel (plait runs one watcher thread while
+ * such groups exist). Released by plait_group_destroy.
  * EINVAL: NULL arguments or unknown flags; ESHUTDOWN: pool being destroyed
- * (from a foreign thread); ENOMEM. */
+ * (from a foreign thread); ENOMEM; with PLAIT_GROUP_CANCEL_ASYNC,
+ * pthread_create's error (EAGAIN) if the watcher cannot be started. */
 PLAIT_API int plait_group_create(plait_group **group, plait_pool *pool, unsigned flags);
 
 /* Spawns fn(ctx, arg) into group and returns a handle the caller releases
@@ -180,6 +244,58 @@ PLAIT_API plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg);
 /* Like plait_spawn without a handle: the cheapest spawn. 0, ECANCELED
  * (group cancelled: the task is not run), EINVAL, ESHUTDOWN or ENOMEM. */
 PLAIT_API int plait_go(plait_group *group, plait_fn fn, void *arg);
+
+/* The general spawn: plait_spawn is plait_spawn_with(g, fn, arg, NULL,
+ * &handle) and plait_go is plait_spawn_with(g, fn, arg, NULL, NULL).
+ * handle may be NULL (no handle, like plait_go); else *handle gets one to
+ * release with plait_task_release. opts may be NULL (all defaults).
+ *   - opts->drop: called exactly once with arg when the task is over,
+ *     whether it ran, was cancelled before it ran, or never got a task
+ *     at all: if plait_spawn_with returns an error (other than EAGAIN),
+ *     drop(arg) has been called before it returns, so the caller never
+ *     cleans up. It runs on the thread that finishes the task, after the
+ *     body, before the task counts as finished (its wait and its group's
+ *     wait return after it); it must not block.
+ *   - PLAIT_SPAWN_TRY: into a group at its limit (plait_group_set_limit),
+ *     return EAGAIN at once; nothing was done, drop is not called, and arg
+ *     is still the caller's, to retry.
+ * Returns 0 (with a handle when asked; into a cancelled group, a handle
+ * already finished as cancelled, as plait_spawn does), ECANCELED (no
+ * handle asked, group cancelled: not run), EAGAIN, EINVAL (NULL group or
+ * fn, bad opts, group already waited), ESHUTDOWN or ENOMEM. */
+PLAIT_API int plait_spawn_with(plait_group *group, plait_fn fn, void *arg,
+                               const plait_spawn_options *opts, plait_task **handle);
+
+/* At most max_pending tasks of the group unfinished at once (0: no limit,
+ * the default): queued, running, or ending (a task gives its slot back
+ * just before it stops counting in plait_group_pending, which may so read
+ * up to one more per worker). A spawn into a full group from a thread outside the
+ * group's pool blocks until a task finishes, or returns ECANCELED as soon
+ * as the group is cancelled (within about a millisecond for a cancellation
+ * from outside plait_group_cancel: a deadline, an enclosing task) or
+ * ESHUTDOWN when the pool is being destroyed. A spawn from a worker of the
+ * pool never blocks: it runs the task at once on its own thread (caller
+ * runs), so a fan-out inside a full group cannot deadlock; such a task
+ * counts toward the limit while it runs, so the count may pass the limit
+ * by one per worker. PLAIT_SPAWN_TRY returns EAGAIN instead of either.
+ * The limit applies to spawns after the call; raising or removing it
+ * wakes blocked spawners. EINVAL for NULL, a group already waited, or
+ * max_pending over 2^30. */
+PLAIT_API int plait_group_set_limit(plait_group *group, size_t max_pending);
+
+/* Holds the group open: its wait cannot complete until the matching
+ * plait_group_release, so a producer thread may spawn into it while
+ * another thread already waits (Go's WaitGroup.Add): every spawn made
+ * while holding finds the group open (it may still find it cancelled).
+ * Hold before the wait can finish (before starting it, or while a task or
+ * another hold keeps the group unfinished). plait_group_destroy of an
+ * unwaited group waits for the holds too. Holds are not tasks:
+ * plait_group_pending does not count them. EINVAL for NULL or a group
+ * whose wait has completed. Not plait_task_release. */
+PLAIT_API int plait_group_hold(plait_group *group);
+
+/* Lets go of one plait_group_hold. EINVAL for NULL or no hold. */
+PLAIT_API int plait_group_release(plait_group *group);
 
 /* Waits until every task of the group has finished. On a worker it runs
  * other tasks meanwhile; elsewhere it blocks. Returns 0 if no task failed
@@ -193,6 +309,18 @@ PLAIT_API int plait_group_wait(plait_group *group);
 /* Cancels the group: queued tasks never run, running ones read cancelled,
  * groups created inside its tasks are cancelled too. EINVAL for NULL. */
 PLAIT_API int plait_group_cancel(plait_group *group);
+
+/* Asks for plait_group_cancel(group) from a signal handler: async-signal-
+ * safe (an atomic flag, a lock-free push and a futex wake; no lock, no
+ * allocation, errno left alone). The group must have been created with
+ * PLAIT_GROUP_CANCEL_ASYNC: plait's watcher thread, which runs while such
+ * groups exist, does the cancellation a moment later, so right after the
+ * call the group may not read cancelled yet. The group must be alive (not
+ * destroyed) during the call; destroying it afterwards is safe. Also
+ * callable from any thread. EINVAL for NULL or a group without the flag.
+ *   static void on_sigint(int sig) { (void)sig; plait_group_cancel_async(batch); }
+ * It is the only async-signal-safe function of plait. */
+PLAIT_API int plait_group_cancel_async(plait_group *group);
 
 /* Cancels the group ns nanoseconds from now (within about a millisecond),
  * whether or not anyone waits on it. A later call replaces the deadline.
@@ -214,6 +342,10 @@ PLAIT_API size_t plait_group_pending(const plait_group *group);
  * wait's result when it is the first), and one whose message cannot be
  * copied is stored with a NULL message. */
 PLAIT_API size_t plait_group_errors(const plait_group *group, const plait_error **errors);
+
+/* A snapshot of the group's counts and state (plait_group_info), valid
+ * during and after the wait, until plait_group_destroy. EINVAL for NULL. */
+PLAIT_API int plait_group_get_info(const plait_group *group, plait_group_info *out);
 
 /* Frees the group. A group that was not waited is cancelled and waited
  * first, so no task of it is left running. NULL is a no-op, and so is a
@@ -267,11 +399,27 @@ PLAIT_API int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, vo
 /* Splits [begin, end) recursively into chunks of at most grain (0:
  * automatic) and runs fn on each; a range no longer than grain is never
  * split. Blocks until done. The first failing chunk cancels the chunks not
- * yet started; returns 0 or the first error code. EINVAL: NULL pool or fn,
+ * yet started; returns 0 or the first error code (its message, if any,
+ * becomes the calling task's, as a join passes it on). It is a group
+ * created, filled by plait_group_for and waited for. EINVAL: NULL pool or fn,
  * begin > end; ESHUTDOWN: from a foreign thread while the pool is being
  * destroyed; ENOMEM. Callable from tasks and from foreign threads. */
 PLAIT_API int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, size_t grain,
                                  plait_range_fn fn, void *arg);
+
+/* Spawns the range [begin, end) into group as tasks of it: chunks of at
+ * most grain (0: automatic) made by recursive halving, each half a task of
+ * the group (so idle workers steal the large halves). The group's policy
+ * applies to every chunk: fail-fast or collect-all, its limit, deadline and
+ * cancellation; each failed chunk adds its plait_error (with its message,
+ * and its item if it used plait_fail_item). Does not wait: the group's
+ * wait does; fn and arg must stay valid until then. The items of chunks
+ * that succeed are counted in plait_group_info.items_done. Blocks only
+ * as a spawn into a full group does. Returns 0, EINVAL (NULL group or fn,
+ * begin > end, group already waited), ECANCELED (group cancelled: nothing
+ * spawned), ESHUTDOWN or ENOMEM. */
+PLAIT_API int plait_group_for(plait_group *group, size_t begin, size_t end, size_t grain,
+                              plait_range_fn fn, void *arg);
 
 /* ---- Errors ----------------------------------------------------------- */
 

@@ -53,6 +53,9 @@ enum {
     PL_TASK_HANDLE = 1u << 0,   /* a handle was returned (spawn/submit) */
     PL_TASK_INTERNAL = 1u << 1, /* plait's own (parallel_for root): not in stats */
     PL_TASK_INJECTED = 1u << 2, /* went through the injection queue */
+    PL_TASK_DROP = 1u << 3,     /* drop is set (plait_spawn_with) */
+    PL_TASK_SLOT = 1u << 4,     /* holds a slot of its group's limit */
+    PL_TASK_INLINE = 1u << 5,   /* run by its spawner: a full group (caller runs) */
 };
 
 struct plait_task {
@@ -72,6 +75,11 @@ struct plait_task {
     int code;                    /* written before done is set */
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
+    /* task.c, group_for.c: batches. */
+    void (*drop)(void *arg);  /* with PL_TASK_DROP */
+    _Atomic size_t fail_item; /* plait_fail_item's, else PLAIT_NO_ITEM */
+    size_t range_begin;       /* a plait_group_for chunk: [begin, end) */
+    size_t range_end;
 };
 
 /* cancel.c: the groups created while tasks of one group (or one pool's
@@ -92,7 +100,11 @@ enum {
     PL_G_CANCELLED = 1u << 0, /* cancel.c */
     PL_G_TIMEDOUT = 1u << 1,  /* cancel.c, for timer.c: its own deadline fired */
     PL_G_CLOSED = 1u << 2,    /* group.c: a wait returned, no more spawns */
+    PL_G_LIMITED = 1u << 3,   /* group.c: a limit is set (spawns take slots) */
 };
+
+/* group.c: the sleepers bit of a group's slots word. */
+#define PL_SLOTS_SLEEPERS 0x80000000u
 
 /* Errors a group keeps without allocating (group.c). */
 #define PL_GROUP_INLINE_ERRORS 4
@@ -103,6 +115,8 @@ struct plait_group {
      * one step, so the count reaches PL_PENDING_WAITING (no task, wait
      * begun) exactly once, when all is done. */
     PL_CACHE_ALIGNED _Atomic size_t pending;
+    /* task.c: tasks finished, on pending's line (one relaxed RMW). */
+    _Atomic uint64_t n_finished;
     _Atomic uint32_t state;
     _Atomic int wait_result; /* PL_NO_RESULT until the first wait closes the group */
     unsigned flags;          /* PLAIT_GROUP_* */
@@ -130,6 +144,19 @@ struct plait_group {
      * on it may need to take injected work to make progress (pool.c sets
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
+    /* group.c, task.c: the limit and its slot holders (a futex word:
+     * their count | PL_SLOTS_SLEEPERS while a spawner sleeps on it). */
+    PL_CACHE_ALIGNED _Atomic uint32_t slots;
+    _Atomic uint32_t limit;
+    /* group.c, task.c, group_for.c: plait_group_get_info's counts. */
+    _Atomic uint64_t n_cancelled, n_never_run, n_failed, errors_lost;
+    _Atomic uint64_t items_total, items_done;
+    _Atomic uint32_t holds;
+    _Atomic uint32_t cancel_reason; /* PLAIT_CANCEL_*, set before the cancel */
+    /* signal_cancel.c: 0, then PL_ASYNC_ASKED once plait_group_cancel_async
+     * pushed the group, PL_ASYNC_DONE once the watcher cancelled it. */
+    _Atomic uint32_t async_state;
+    struct plait_group *async_next;
 };
 
 struct pl_worker {

@@ -8,15 +8,27 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "cancel.h"
 #include "debug.h"
 #include "pool.h"
+#include "signal_cancel.h"
 #include "timer.h"
 #include "worker.h"
 
 #define PL_GROUP_CACHE_MAX 1024
 
-void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id)
+void pl_group_cancel_for(struct plait_group *g, uint32_t reason)
+{
+    pl_cancel_reason(g, reason);
+    pl_group_cancel(g);
+    /* After the flag: a blocked spawner that acquires the slots word
+     * after this RMW sees it (batch.h). */
+    pl_slot_wake_all(g);
+}
+
+void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id,
+                        size_t item)
 {
     pl_spin_lock(&g->errors_lock);
     if (g->nerrors == g->errors_cap) {
@@ -32,20 +44,26 @@ void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t
     }
     if (g->nerrors < g->errors_cap) {
         g->errors[g->nerrors++] =
-            (plait_error){.code = code, .message = message, .task_id = task_id};
+            (plait_error){.code = code, .message = message, .task_id = task_id, .item = item};
     } else {
         pl_free(message); /* out of memory: plait.h says what is kept */
+        /* relaxed: a count, published to the waiter by the task's pending
+         * decrement. */
+        atomic_fetch_add_explicit(&g->errors_lost, 1, memory_order_relaxed);
     }
     if (g->first_error == 0)
         g->first_error = code;
+    /* relaxed: as errors_lost. */
+    atomic_fetch_add_explicit(&g->n_failed, 1, memory_order_relaxed);
     pl_spin_unlock(&g->errors_lock);
     if (!(g->flags & PLAIT_GROUP_COLLECT_ALL))
-        pl_group_cancel(g);
+        pl_group_cancel_for(g, PLAIT_CANCEL_FAILURE);
 }
 
 int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 {
-    if (out == NULL || pool == NULL || (flags & ~(unsigned)PLAIT_GROUP_COLLECT_ALL))
+    if (out == NULL || pool == NULL ||
+        (flags & ~(unsigned)(PLAIT_GROUP_COLLECT_ALL | PLAIT_GROUP_CANCEL_ASYNC)))
         return EINVAL;
     struct pl_worker *w = pl_tls_worker;
     bool foreign = w == NULL || w->pool != pool;
@@ -61,6 +79,13 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
         pl_pool_unref(pool);
         return ENOMEM;
+    }
+    int err;
+    if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
+        if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+            pl_free(g);
+        pl_pool_unref(pool);
+        return err;
     }
     /* Field by field: a memset of the record costs more (rep stos). */
     atomic_init(&g->pending, 1); /* the wait bias */
@@ -83,6 +108,19 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->heap_index = SIZE_MAX;
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
+    atomic_init(&g->n_finished, 0);
+    atomic_init(&g->slots, 0);
+    atomic_init(&g->limit, 0);
+    atomic_init(&g->n_cancelled, 0);
+    atomic_init(&g->n_never_run, 0);
+    atomic_init(&g->n_failed, 0);
+    atomic_init(&g->errors_lost, 0);
+    atomic_init(&g->items_total, 0);
+    atomic_init(&g->items_done, 0);
+    atomic_init(&g->holds, 0);
+    atomic_init(&g->cancel_reason, PLAIT_CANCEL_NONE);
+    atomic_init(&g->async_state, 0);
+    g->async_next = NULL;
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
@@ -151,7 +189,102 @@ int plait_group_cancel(plait_group *g)
 {
     if (g == NULL)
         return EINVAL;
-    pl_group_cancel(g);
+    pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
+    return 0;
+}
+
+int plait_group_set_limit(plait_group *g, size_t max_pending)
+{
+    if (g == NULL || max_pending > PL_LIMIT_MAX)
+        return EINVAL;
+    if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
+        return EINVAL;
+    /* relaxed: published to blocked spawners by the wake's release RMW,
+     * to new spawns by the state RMW below (their acquire of state). */
+    atomic_store_explicit(&g->limit, (uint32_t)max_pending, memory_order_relaxed);
+    /* release: a spawn that acquires LIMITED sees the limit. */
+    if (max_pending != 0)
+        atomic_fetch_or_explicit(&g->state, PL_G_LIMITED, memory_order_release);
+    else
+        atomic_fetch_and_explicit(&g->state, ~(uint32_t)PL_G_LIMITED, memory_order_release);
+    pl_slot_wake_all(g); /* a raised or removed limit frees sleepers */
+    return 0;
+}
+
+int plait_group_hold(plait_group *g)
+{
+    if (g == NULL)
+        return EINVAL;
+    /* relaxed: a count for the report and for release's check; the
+     * pending count below is what keeps the wait from completing. */
+    atomic_fetch_add_explicit(&g->holds, 1, memory_order_relaxed);
+    if (!pl_pending_add(g)) {
+        atomic_fetch_sub_explicit(&g->holds, 1, memory_order_relaxed);
+        return EINVAL; /* the wait has completed */
+    }
+    return 0;
+}
+
+int plait_group_release(plait_group *g)
+{
+    if (g == NULL)
+        return EINVAL;
+    uint32_t h = atomic_load_explicit(&g->holds, memory_order_relaxed);
+    do {
+        if (h == 0)
+            return EINVAL;
+        /* relaxed: as in plait_group_hold. */
+    } while (!atomic_compare_exchange_weak_explicit(&g->holds, &h, h - 1, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    /* acq_rel, as a task's end: releases the holder's spawns (and what it
+     * wrote) to the waiter; the last decrement sets done, and nothing
+     * touches the group after it. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
+        pl_event_set(&g->done);
+    return 0;
+}
+
+int plait_group_get_info(const plait_group *g, plait_group_info *out)
+{
+    if (g == NULL || out == NULL)
+        return EINVAL;
+    plait_group_info i;
+    memset(&i, 0, sizeof i);
+    /* Pending first, with acquire: a task whose decrement it does not see
+     * is still counted as pending; one whose decrement it sees did its
+     * counts before that release decrement, so the loads below see them.
+     * So a task is counted as pending or finished, never neither, and
+     * spawned is never short while tasks run. */
+    size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
+    uint32_t state = atomic_load_explicit(&g->state, memory_order_acquire);
+    /* relaxed: counters, summed into a snapshot (ordered after the
+     * acquire above). By outcome before finished: a task counts its
+     * outcome first, so succeeded (finished - failed - cancelled) is not
+     * made short by one counted in finished only. */
+    i.holds = atomic_load_explicit(&g->holds, memory_order_relaxed);
+    size_t open = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
+    i.pending = open > i.holds ? open - i.holds : 0;
+    i.failed = atomic_load_explicit(&g->n_failed, memory_order_relaxed);
+    i.cancelled = atomic_load_explicit(&g->n_cancelled, memory_order_relaxed);
+    i.never_run = atomic_load_explicit(&g->n_never_run, memory_order_relaxed);
+    uint64_t finished = atomic_load_explicit(&g->n_finished, memory_order_relaxed);
+    if (finished < i.failed + i.cancelled)
+        finished = i.failed + i.cancelled; /* outcomes counted, finish not yet */
+    i.succeeded = finished - i.failed - i.cancelled;
+    i.spawned = finished + i.pending;
+    i.items_total = atomic_load_explicit(&g->items_total, memory_order_relaxed);
+    i.items_done = atomic_load_explicit(&g->items_done, memory_order_relaxed);
+    i.errors_lost = atomic_load_explicit(&g->errors_lost, memory_order_relaxed);
+    i.is_cancelled = state & PL_G_CANCELLED;
+    i.timed_out = state & PL_G_TIMEDOUT;
+    i.waited = state & PL_G_CLOSED;
+    if (i.timed_out)
+        i.cancel_reason = PLAIT_CANCEL_DEADLINE;
+    else if (i.is_cancelled) {
+        uint32_t r = atomic_load_explicit(&g->cancel_reason, memory_order_relaxed);
+        i.cancel_reason = r != PLAIT_CANCEL_NONE ? r : PLAIT_CANCEL_ENCLOSING;
+    }
+    *out = i;
     return 0;
 }
 
@@ -170,9 +303,12 @@ size_t plait_group_pending(const plait_group *g)
 {
     if (g == NULL)
         return 0;
-    /* A snapshot; until the first wait, the count holds the bias. */
+    /* A snapshot; until the first wait, the count holds the bias, and it
+     * holds the holds (relaxed: a snapshot, as the count). */
     size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
-    return (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
+    size_t open = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
+    size_t holds = atomic_load_explicit(&g->holds, memory_order_relaxed);
+    return open > holds ? open - holds : 0;
 }
 
 size_t plait_group_errors(const plait_group *g, const plait_error **errors)
@@ -195,9 +331,11 @@ void plait_group_destroy(plait_group *g)
     if (cur != NULL && cur->task->group == g)
         return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
     if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
-        pl_group_cancel(g);
+        pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
         plait_group_wait(g);
     }
+    if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
+        pl_async_group_destroyed(g); /* the signal watcher is done with it */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_timer_remove(g->pool, g);
     pl_nested_unregister(g, cur);

@@ -13,9 +13,30 @@
 #ifndef PLAIT_GROUP_H
 #define PLAIT_GROUP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core.h"
+
+/* Counts a new task (or hold) in g, unless g is over: pending is exactly
+ * PL_PENDING_WAITING once the wait began and every task finished, and the
+ * done event may already be set. A CAS, not an add and an undo: with the
+ * undo, a second late spawner could see PL_PENDING_WAITING + 1, take it for
+ * a live group and spawn into a finished one. */
+static inline bool pl_pending_add(struct plait_group *g)
+{
+    /* relaxed: the increment reaches whoever decrements through the push
+     * (release) and pop/steal (acquire) of the task itself (for a hold,
+     * through the holder's own release). */
+    size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
+    do {
+        if (p == PL_PENDING_WAITING)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p + 1, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return true;
+}
 
 /* Records a failed task's error, taking ownership of message (may be
  * NULL); cancels the group unless it collects all errors. Called before
@@ -23,6 +44,11 @@
  * PL_GROUP_INLINE_ERRORS errors need no allocation; a later one that
  * cannot be stored for want of memory is not kept (plait.h says so), but
  * its code still decides the wait's result if it is the first. */
-void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id);
+void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id,
+                        size_t item);
+
+/* Cancels g for reason (PLAIT_CANCEL_*), and wakes its blocked spawners
+ * (batch.h). */
+void pl_group_cancel_for(struct plait_group *g, uint32_t reason);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "cancel.h"
 #include "debug.h"
 #include "group.h"
@@ -54,13 +55,11 @@ static void task_unref(struct plait_task *t)
 static void task_run(struct pl_worker *w, struct pl_job *job);
 
 static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
-                                   void *arg, uint32_t flags, int *err)
+                                   void *arg, uint32_t flags)
 {
     struct plait_task *t = pl_task_record_alloc(pool);
-    if (t == NULL) {
-        *err = ENOMEM;
-        return NULL;
-    }
+    if (t == NULL)
+        return NULL; /* out of memory: the caller says ENOMEM */
     t->qlink = NULL;
     t->job.run = task_run;
     t->flags = flags;
@@ -74,10 +73,11 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->code = 0;
     t->result = NULL;
     atomic_init(&t->id, 0);
+    atomic_init(&t->fail_item, PLAIT_NO_ITEM);
     return t;
 }
 
-static void count_outcome(struct plait_task *t, int code)
+static inline __attribute__((always_inline)) void count_outcome(struct plait_task *t, int code)
 {
     if (t->flags & PL_TASK_INTERNAL)
         return;
@@ -93,23 +93,52 @@ static void count_outcome(struct plait_task *t, int code)
     }
 }
 
+/* A failed task's error goes to its group. The group owns its errors'
+ * messages: a handle keeps the task's own (plait_task_message), so the
+ * group gets a copy. Out of memory, the error is kept without its
+ * message. */
+static void add_error(struct plait_task *t, struct plait_group *g, int code, bool handle)
+{
+    char *msg = t->ctx.message;
+    if (handle)
+        msg = msg != NULL ? pl_strdup(msg) : NULL;
+    else
+        t->ctx.message = NULL;
+    /* relaxed: the task's own writes (join children joined since). */
+    pl_group_add_error(g, code, msg, task_id(t),
+                       atomic_load_explicit(&t->fail_item, memory_order_relaxed));
+}
+
+/* The argument's drop, before the task counts as finished (its waits
+ * return after it), and the slot of a limited group's task, given back
+ * before the pending decrement (the group is alive for the wake-up). */
+static __attribute__((noinline)) void finish_extras(struct plait_task *t, struct plait_group *g,
+                                                    uint32_t flags)
+{
+    if (flags & PL_TASK_DROP)
+        t->drop(t->arg);
+    if (flags & PL_TASK_SLOT)
+        pl_slot_give(g);
+}
+
 /* Everything that happens once a task is over, run or not. After the
  * group's pending count is decremented, the group is not touched. */
 static void task_finish(struct plait_task *t, int code)
 {
     struct plait_group *g = t->group;
-    bool handle = t->flags & PL_TASK_HANDLE;
+    uint32_t flags = t->flags;
+    bool handle = flags & PL_TASK_HANDLE;
     count_outcome(t, code);
-    if (code != 0 && code != ECANCELED && g != NULL) {
-        /* The group owns its errors' messages: a handle keeps the task's
-         * own (plait_task_message), so the group gets a copy. Out of
-         * memory, the error is kept without its message. */
-        char *msg = t->ctx.message;
-        if (handle)
-            msg = msg != NULL ? pl_strdup(msg) : NULL;
+    /* One branch for both batch extras on the common path. */
+    if (pl_unlikely((flags & (PL_TASK_DROP | PL_TASK_SLOT)) != 0))
+        finish_extras(t, g, flags);
+    if (pl_unlikely(code != 0) && g != NULL) {
+        if (code == ECANCELED)
+            /* relaxed: a count for plait_group_get_info, published to
+             * the waiter by the pending decrement below. */
+            atomic_fetch_add_explicit(&g->n_cancelled, 1, memory_order_relaxed);
         else
-            t->ctx.message = NULL;
-        pl_group_add_error(g, code, msg, task_id(t));
+            add_error(t, g, code, handle);
     }
     t->code = code;
     if (handle) {
@@ -122,11 +151,19 @@ static void task_finish(struct plait_task *t, int code)
         while (atomic_load_explicit(&t->cancelling, memory_order_seq_cst) != 0)
             pl_cpu_relax();
     }
-    /* acq_rel: release our work to the waiter; the last decrement acquires
-     * the others'. */
-    if (g != NULL &&
-        atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
-        pl_event_set(&g->done);
+    if (g != NULL) {
+        /* relaxed: a count for plait_group_get_info, published to the
+         * waiter by the decrement below. n_finished shares pending's
+         * line, which the decrement takes anyway: succeeded and spawned
+         * are derived from it (group.c), so this is the only count a
+         * task that succeeds adds. */
+        atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
+        /* acq_rel: release our work to the waiter; the last decrement
+         * acquires the others'. */
+        if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) ==
+            PL_PENDING_WAITING + 1)
+            pl_event_set(&g->done);
+    }
     task_unref(t);
 }
 
@@ -139,6 +176,9 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
      * and sees the flag at its next checkpoint. */
     if (pl_task_cancelled(t)) {
         code = ECANCELED;
+        if (t->group != NULL)
+            /* relaxed: as task_finish's counts. */
+            atomic_fetch_add_explicit(&t->group->n_never_run, 1, memory_order_relaxed);
     } else {
         struct plait_ctx *saved = w->current;
         t->outer = saved;
@@ -150,39 +190,121 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
     task_finish(t, code);
 }
 
-/* Counts a new task in g, unless g is over: pending is exactly
- * PL_PENDING_WAITING once the wait began and every task finished, and the
- * done event may already be set. A CAS, not an add and an undo: with the
- * undo, a second late spawner could see PL_PENDING_WAITING + 1, take it for
- * a live group and spawn into a finished one. */
-static inline bool pending_add(struct plait_group *g)
+/* A slot of g's limit for a spawn (batch.h's protocol). 0 with *took
+ * (a slot taken) or without (the limit was removed meanwhile); EAGAIN
+ * (try), ECANCELED (the group was cancelled while full), ESHUTDOWN (the
+ * pool is being destroyed while full). A worker of the pool takes a slot
+ * over the limit and runs the task inline (*inline_run). *slept: it
+ * blocked, so the group's state may have changed meanwhile. */
+static int slot_take(struct plait_group *g, bool local, bool try_only, bool *took, bool *inline_run,
+                     bool *slept)
 {
-    /* relaxed: the increment reaches whoever decrements through the push
-     * (release) and pop/steal (acquire) of the task itself. */
-    size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
-    do {
-        if (p == PL_PENDING_WAITING)
-            return false;
-    } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p + 1, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    return true;
+    /* acquire: batch.h (the limit or state a releaser changed). */
+    uint32_t s = atomic_load_explicit(&g->slots, memory_order_acquire);
+    for (;;) {
+        /* relaxed: ordered by the acquire of the slots word above. */
+        uint32_t limit = atomic_load_explicit(&g->limit, memory_order_relaxed);
+        if (limit == 0) {
+            *took = false;
+            return 0;
+        }
+        if ((s & ~PL_SLOTS_SLEEPERS) < limit) {
+            /* acq_rel: a link of the RMW chain (batch.h). */
+            if (atomic_compare_exchange_weak_explicit(&g->slots, &s, s + 1, memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                *took = true;
+                return 0;
+            }
+            continue;
+        }
+        if (try_only)
+            return EAGAIN;
+        if (local) {
+            /* Caller runs: over the limit, never blocking a worker. */
+            atomic_fetch_add_explicit(&g->slots, 1, memory_order_acq_rel);
+            *took = true;
+            *inline_run = true;
+            return 0;
+        }
+        /* relaxed: a cancellation seen late is seen at the next poll. */
+        if (atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED)
+            return ECANCELED;
+        if (atomic_load_explicit(&g->pool->shutting_down, memory_order_acquire))
+            return ESHUTDOWN;
+        if (!(s & PL_SLOTS_SLEEPERS)) {
+            /* acq_rel: a link of the RMW chain (batch.h). */
+            if (!atomic_compare_exchange_weak_explicit(&g->slots, &s, s | PL_SLOTS_SLEEPERS,
+                                                       memory_order_acq_rel, memory_order_acquire))
+                continue;
+            s |= PL_SLOTS_SLEEPERS;
+            continue; /* look at the limit and the state again, after our RMW */
+        }
+        pl_futex_wait(&g->slots, s, pl_now_ns() + PL_SLOT_POLL_NS);
+        *slept = true;
+        s = atomic_load_explicit(&g->slots, memory_order_acquire);
+    }
 }
 
-/* Shared by plait_spawn and plait_go. */
-static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
-                 struct plait_task **out)
+/* The slot of a spawn into a limited group, out of line so that the
+ * unlimited path keeps its registers: the task flags to add (PL_TASK_SLOT,
+ * PL_TASK_INLINE) in the low half, the error (slot_take's) in the
+ * high half. */
+static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, bool local,
+                                                        bool try_only)
 {
-    if (g == NULL || fn == NULL)
-        return EINVAL;
+    bool took = false, inline_run = false, slept = false;
+    int err = slot_take(g, local, try_only, &took, &inline_run, &slept);
+    if (err == 0 && slept &&
+        (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)) {
+        /* Cancelled while we slept (the slot may be the one a cancelled
+         * task gave back): as a spawn into a cancelled group. */
+        if (took)
+            pl_slot_give(g);
+        err = ECANCELED;
+    }
+    uint32_t flags = 0;
+    if (err == 0 && took)
+        flags |= PL_TASK_SLOT;
+    if (err == 0 && inline_run)
+        flags |= PL_TASK_INLINE;
+    return (uint64_t)(uint32_t)err << 32 | flags;
+}
+
+/* Shared by plait_spawn, plait_go and plait_spawn_with. drop: opts->drop
+ * or NULL; on an error other than a try's EAGAIN it is called here. */
+/* Inlined into each caller, so that plait_go and plait_spawn pay nothing
+ * for the options they do not have (drop, range and sflags fold away). */
+static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn,
+                                                       void *arg, uint32_t flags, unsigned sflags,
+                                                       void (*drop)(void *), const size_t *range,
+                                                       struct plait_task **out)
+{
+    int err = 0;
+    if (g == NULL || fn == NULL) {
+        err = EINVAL;
+        goto fail;
+    }
     uint32_t state = atomic_load_explicit(&g->state, memory_order_acquire);
-    if (state & PL_G_CLOSED)
-        return EINVAL;
+    if (state & PL_G_CLOSED) {
+        err = EINVAL;
+        goto fail;
+    }
     struct plait_pool *pool = g->pool;
     struct pl_worker *w = pl_tls_worker;
     bool local = w != NULL && w->pool == pool;
-    int err = 0;
     if (!local && (err = pl_foreign_begin(pool)) != 0)
-        return err;
+        goto fail;
+    if (pl_unlikely(state & PL_G_LIMITED) && !(state & PL_G_CANCELLED)) {
+        uint64_t r = limited_spawn(g, local, sflags & PLAIT_SPAWN_TRY);
+        err = (int)(r >> 32);
+        if (err == ECANCELED) {
+            err = 0;
+            state |= PL_G_CANCELLED; /* as a spawn into a cancelled group */
+        } else if (err != 0) {
+            goto out;
+        }
+        flags |= (uint32_t)r;
+    }
     struct plait_task *t;
     if (state & PL_G_CANCELLED) {
         /* Spawning late (rule 6): no task for plait_go; for plait_spawn a
@@ -191,40 +313,64 @@ static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
             err = ECANCELED;
             goto out;
         }
-        t = task_new(pool, NULL, fn, arg, flags, &err);
-        if (t == NULL)
+        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_INLINE));
+        if (t == NULL) {
+            err = ENOMEM;
             goto out;
+        }
         count_outcome(t, ECANCELED);
         t->code = ECANCELED;
         /* Only the handle refers to it: no scheduler reference. */
         atomic_store_explicit(&t->refs, 1, memory_order_relaxed);
+        if (drop != NULL)
+            drop(arg); /* the task is over */
         pl_event_set(&t->done);
         *out = t;
         goto out;
     }
-    t = task_new(pool, g, fn, arg, flags, &err);
-    if (t == NULL)
+    t = task_new(pool, g, fn, arg, flags);
+    if (t == NULL) {
+        if (flags & PL_TASK_SLOT)
+            pl_slot_give(g);
+        err = ENOMEM;
         goto out;
-    if (!pending_add(g)) {
+    }
+    if (drop != NULL) {
+        t->flags |= PL_TASK_DROP;
+        t->drop = drop;
+    }
+    if (range != NULL) {
+        t->range_begin = range[0];
+        t->range_end = range[1];
+    }
+    if (!pl_pending_add(g)) {
         /* The group was already over (its wait began and every task had
          * finished): this is a spawn after the wait. */
+        if (flags & PL_TASK_SLOT)
+            pl_slot_give(g);
         task_free(t);
         err = EINVAL;
         goto out;
     }
     if (out != NULL)
         *out = t;
-    pl_pool_push_task(pool, t);
+    if (pl_unlikely(flags & PL_TASK_INLINE))
+        task_run(w, &t->job); /* a full group, from a worker: caller runs */
+    else
+        pl_pool_push_task(pool, t);
 out:
     if (!local)
         pl_foreign_end(pool);
+fail:
+    if (pl_unlikely(drop != NULL) && err != 0 && err != EAGAIN)
+        drop(arg);
     return err;
 }
 
 plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 {
     plait_task *t = NULL;
-    int err = spawn(group, fn, arg, PL_TASK_HANDLE, &t);
+    int err = spawn(group, fn, arg, PL_TASK_HANDLE, 0, NULL, NULL, &t);
     if (err != 0) {
         errno = err;
         return NULL;
@@ -234,7 +380,39 @@ plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 
 int plait_go(plait_group *group, plait_fn fn, void *arg)
 {
-    return spawn(group, fn, arg, 0, NULL);
+    return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL);
+}
+
+static bool options_valid(const plait_spawn_options *o)
+{
+    if (o->flags & ~(unsigned)PLAIT_SPAWN_TRY)
+        return false;
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != NULL)
+            return false;
+    return true;
+}
+
+int pl_spawn_range(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
+                   void (*drop)(void *), size_t begin, size_t end)
+{
+    size_t range[2] = {begin, end};
+    return spawn(g, fn, arg, flags, 0, drop, range, NULL);
+}
+
+int plait_spawn_with(plait_group *group, plait_fn fn, void *arg, const plait_spawn_options *opts,
+                     plait_task **handle)
+{
+    if (handle != NULL)
+        *handle = NULL;
+    void (*drop)(void *) = opts != NULL ? opts->drop : NULL;
+    if (opts != NULL && !options_valid(opts)) {
+        if (drop != NULL)
+            drop(arg);
+        return EINVAL;
+    }
+    uint32_t flags = handle != NULL ? PL_TASK_HANDLE : 0;
+    return spawn(group, fn, arg, flags, opts != NULL ? opts->flags : 0, drop, NULL, handle);
 }
 
 struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, uint32_t flags,
@@ -244,9 +422,11 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
     bool local = w != NULL && w->pool == pool;
     if (!local && (*err = pl_foreign_begin(pool)) != 0)
         return NULL;
-    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE, err);
+    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE);
     if (t != NULL)
         pl_pool_push_task(pool, t);
+    else
+        *err = ENOMEM;
     if (!local)
         pl_foreign_end(pool);
     return t;

@@ -409,8 +409,8 @@ int main(int argc, char **argv)
     plait_group *g = NULL;
     row("plait_group_create", "group NULL", "EINVAL", plait_group_create(NULL, pool, 0) == EINVAL);
     row("plait_group_create", "pool NULL", "EINVAL", plait_group_create(&g, NULL, 0) == EINVAL);
-    row("plait_group_create", "unknown flag bits (2, 0xffffffff)", "EINVAL",
-        plait_group_create(&g, pool, 2) == EINVAL && plait_group_create(&g, pool, 0xffffffffu) == EINVAL);
+    row("plait_group_create", "unknown flag bits (1 << 7, 0xffffffff)", "EINVAL",
+        plait_group_create(&g, pool, 1u << 7) == EINVAL && plait_group_create(&g, pool, 0xffffffffu) == EINVAL);
     errno = 0;
     row("plait_spawn", "group NULL", "NULL, errno EINVAL",
         plait_spawn(NULL, nop, NULL) == NULL && errno == EINVAL);
