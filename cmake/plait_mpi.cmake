@@ -1,0 +1,94 @@
+# The optional MPI part: libplait_mpi (include/plait_mpi.h, docs/MPI.md),
+# built only where find_package(MPI) finds a C MPI. The core library keeps
+# no MPI dependency: this part uses plait's public API only and links
+# libplait like any program.
+#
+#   PLAIT_MPI=auto (default): build it where an MPI is found
+#   PLAIT_MPI=ON:  fail when none is found;  PLAIT_MPI=OFF: never
+if(PLAIT_MPI STREQUAL "ON")
+    find_package(MPI REQUIRED COMPONENTS C)
+else()
+    find_package(MPI QUIET COMPONENTS C)
+endif()
+
+if(NOT MPI_C_FOUND)
+    message(STATUS "plait: no MPI found (scripts/deps-mpi.sh installs Open MPI); libplait_mpi not built")
+    # FindMPI caches what it did not find; forget it, so that configuring
+    # again after installing an MPI finds it (CI installs it between runs).
+    get_cmake_property(_plait_cache CACHE_VARIABLES)
+    foreach(_v IN LISTS _plait_cache)
+        if(_v MATCHES "^MPI(EXEC)?_")
+            unset(${_v} CACHE)
+        endif()
+    endforeach()
+    set(PLAIT_HAVE_MPI OFF)
+    return()
+endif()
+set(PLAIT_HAVE_MPI ON)
+message(STATUS "plait: MPI ${MPI_C_VERSION} found; building libplait_mpi")
+
+set(_plait_mpi_src ${PROJECT_SOURCE_DIR}/src/mpi/plait_mpi.c)
+add_library(plait_mpi_static STATIC ${_plait_mpi_src})
+add_library(plait_mpi_shared SHARED ${_plait_mpi_src})
+set_target_properties(plait_mpi_shared PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+foreach(t plait_mpi_static plait_mpi_shared)
+    set_target_properties(${t} PROPERTIES
+        OUTPUT_NAME plait_mpi
+        C_EXTENSIONS OFF
+        C_VISIBILITY_PRESET hidden
+        POSITION_INDEPENDENT_CODE ON)
+    target_compile_options(${t} PRIVATE -Wall -Wextra -Werror)
+    target_compile_definitions(${t} PRIVATE _GNU_SOURCE)
+    target_include_directories(${t}
+        PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+    target_link_libraries(${t} PUBLIC MPI::MPI_C PRIVATE Threads::Threads)
+endforeach()
+target_link_libraries(plait_mpi_static PUBLIC plait_static)
+target_link_libraries(plait_mpi_shared PUBLIC plait_shared)
+set_target_properties(plait_mpi_static PROPERTIES EXPORT_NAME mpi_static)
+set_target_properties(plait_mpi_shared PROPERTIES EXPORT_NAME mpi)
+add_library(plait::mpi ALIAS plait_mpi_shared)
+add_library(plait::mpi_static ALIAS plait_mpi_static)
+
+if(PLAIT_BUILD_EXAMPLES)
+    add_executable(mpi_batch ${PROJECT_SOURCE_DIR}/examples/mpi_batch.c)
+    set_target_properties(mpi_batch PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/examples)
+    target_compile_options(mpi_batch PRIVATE -Wall -Wextra -Werror)
+    target_compile_definitions(mpi_batch PRIVATE _GNU_SOURCE)
+    target_link_libraries(mpi_batch PRIVATE plait_mpi_static)
+endif()
+
+if(PLAIT_BUILD_TESTS)
+    add_test(NAME mpi_exported_symbols
+             COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:plait_mpi_shared> -DPREFIX=plait_mpi_
+                     -P ${PROJECT_SOURCE_DIR}/cmake/check-exports.cmake)
+    set_tests_properties(mpi_exported_symbols PROPERTIES LABELS unit)
+    add_subdirectory(${PROJECT_SOURCE_DIR}/test/mpi ${PROJECT_BINARY_DIR}/test/mpi)
+endif()
+
+# Install: its own export set (plaitConfig.cmake loads it as the `mpi`
+# component) and its own pkg-config file.
+install(FILES ${PROJECT_SOURCE_DIR}/include/plait_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS plait_mpi_static plait_mpi_shared
+        EXPORT plaitMpiTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT plaitMpiTargets NAMESPACE plait:: FILE plaitMpiTargets.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/plait)
+
+# pkg-config: plait-mpi (the prefix variables come from the main file's
+# plait.pc section, which runs first).
+set(_plait_mpi_cflags "")
+foreach(_d IN LISTS MPI_C_INCLUDE_DIRS)
+    string(APPEND _plait_mpi_cflags " -I${_d}")
+endforeach()
+set(_plait_mpi_libs "")
+foreach(_l IN LISTS MPI_C_LIBRARIES)
+    string(APPEND _plait_mpi_libs " ${_l}")
+endforeach()
+set(PLAIT_MPI_PC_CFLAGS "${_plait_mpi_cflags}")
+set(PLAIT_MPI_PC_LIBS "${_plait_mpi_libs}")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/plait-mpi.pc.in ${PROJECT_BINARY_DIR}/plait-mpi.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/plait-mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
