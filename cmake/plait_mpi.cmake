@@ -64,6 +64,9 @@ if(PLAIT_BUILD_TESTS)
                      -P ${PROJECT_SOURCE_DIR}/cmake/check-exports.cmake)
     set_tests_properties(mpi_exported_symbols PROPERTIES LABELS unit)
     add_subdirectory(${PROJECT_SOURCE_DIR}/test/mpi ${PROJECT_BINARY_DIR}/test/mpi)
+    add_test(NAME mpi_install_smoke
+             COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/check-install-mpi.sh ${PROJECT_BINARY_DIR} ${MPIEXEC_EXECUTABLE})
+    set_tests_properties(mpi_install_smoke PROPERTIES LABELS "mpi;install" TIMEOUT 300 RUN_SERIAL ON)
 endif()
 
 # Install: its own export set (plaitConfig.cmake loads it as the `mpi`
