@@ -58,6 +58,15 @@ if(PLAIT_BUILD_EXAMPLES)
     target_link_libraries(mpi_batch PRIVATE plait_mpi_static)
 endif()
 
+# Under ASan: Open MPI frees little at exit, from plugins it has already
+# unloaded (frames LSan cannot name, so no suppression can match): no leak
+# check for these programs; plait_mpi's own frees are checked with valgrind
+# by hand (docs/MPI.md). Errors of every other kind still abort.
+set(_plait_mpi_env "")
+if(PLAIT_SANITIZE STREQUAL "address")
+    set(_plait_mpi_env "ASAN_OPTIONS=abort_on_error=1:detect_leaks=0:strict_string_checks=1")
+endif()
+
 if(PLAIT_BUILD_TESTS)
     add_test(NAME mpi_exported_symbols
              COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:plait_mpi_shared> -DPREFIX=plait_mpi_
@@ -67,6 +76,9 @@ if(PLAIT_BUILD_TESTS)
     add_test(NAME mpi_install_smoke
              COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/check-install-mpi.sh ${PROJECT_BINARY_DIR} ${MPIEXEC_EXECUTABLE})
     set_tests_properties(mpi_install_smoke PROPERTIES LABELS "mpi;install" TIMEOUT 300 RUN_SERIAL ON)
+    if(_plait_mpi_env)
+        set_tests_properties(mpi_install_smoke PROPERTIES ENVIRONMENT "${_plait_mpi_env}")
+    endif()
 endif()
 
 # Install: its own export set (plaitConfig.cmake loads it as the `mpi`

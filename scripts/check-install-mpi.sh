@@ -14,6 +14,13 @@ mpiexec="${2:-mpiexec}"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/plait-install-mpi.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
+# A sanitizer build's libraries need the same runtime in the program.
+sanitize="$(sed -n 's/^PLAIT_SANITIZE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)"
+san_flags=()
+case "$sanitize" in
+    thread) san_flags=(-fsanitize=thread) ;;
+    address) san_flags=("-fsanitize=address,undefined") ;;
+esac
 step() { printf '== %s\n' "$*"; }
 run() { LD_LIBRARY_PATH="$libdir" bash "$root/test/mpi/mpirun.sh" "$mpiexec" 2 "$@"; }
 
@@ -30,16 +37,17 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 src="$root/cmake/consumer-mpi/main.c"
 step "pkg-config, shared: $(pkg-config --libs plait-mpi)"
 # shellcheck disable=SC2046
-mpicc -o "$tmp/pc_shared" "$src" $(pkg-config --cflags --libs plait-mpi)
+mpicc ${san_flags[@]+"${san_flags[@]}"} -o "$tmp/pc_shared" "$src" $(pkg-config --cflags --libs plait-mpi)
 run "$tmp/pc_shared"
 step "pkg-config, static"
 # shellcheck disable=SC2046
-mpicc -o "$tmp/pc_static" "$src" "$libdir/libplait_mpi.a" "$libdir/libplait.a" \
+mpicc ${san_flags[@]+"${san_flags[@]}"} -o "$tmp/pc_static" "$src" "$libdir/libplait_mpi.a" "$libdir/libplait.a" \
     $(pkg-config --cflags plait-mpi) -lpthread
 run "$tmp/pc_static"
 
 step "find_package(plait COMPONENTS mpi)"
-cmake -S "$root/cmake/consumer-mpi" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/cfg.log" ||
+cmake -S "$root/cmake/consumer-mpi" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_FLAGS="${san_flags[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${san_flags[*]:-}" >"$tmp/cfg.log" ||
     { cat "$tmp/cfg.log"; exit 1; }
 cmake --build "$tmp/consumer" >"$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
 run "$tmp/consumer/consumer_mpi_shared"
