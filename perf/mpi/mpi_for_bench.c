@@ -2,7 +2,7 @@
  * mpi_for_bench — plait_mpi_for against the same loop in one process and
  * against a static MPI_Scatter partition (perf/mpi/run.sh drives it).
  *
- *   mpirun -np R mpi_for_bench MODE WORKLOAD [items] [grain] [workers] [reps]
+ *   mpirun -np R mpi_for_bench MODE WORKLOAD [items] [grain] [workers] [reps] [per_worker]
  *
  * MODE      mpi     plait_mpi_for over MPI_COMM_WORLD (dynamic chunks)
  *           static  rank 0 MPI_Scatters each rank a block [lo, hi) of the
@@ -88,6 +88,7 @@ int main(int argc, char **argv)
     size_t grain = argc > 4 ? strtoul(argv[4], NULL, 10) : 4;
     unsigned workers = argc > 5 ? (unsigned)strtoul(argv[5], NULL, 10) : 1;
     int reps = argc > 6 ? atoi(argv[6]) : 3;
+    unsigned per_worker = argc > 7 ? (unsigned)strtoul(argv[7], NULL, 10) : 0; /* 0: default */
 
     plait_pool *pool;
     plait_pool_options po = {.threads = workers};
@@ -101,7 +102,8 @@ int main(int argc, char **argv)
         int rc = 0;
         if (strcmp(mode, "mpi") == 0) {
             plait_mpi_result r;
-            rc = plait_mpi_for(MPI_COMM_WORLD, pool, 0, nitems, grain, body, NULL, 0, &r);
+            plait_mpi_options o = {.chunks_per_worker = per_worker};
+            rc = plait_mpi_for_with(MPI_COMM_WORLD, pool, 0, nitems, grain, body, NULL, &o, &r);
             mine = r.ranks ? r.ranks[rank].finish_ns : 0;
             plait_mpi_result_free(&r);
         } else if (strcmp(mode, "static") == 0) {

@@ -50,16 +50,13 @@ case_() {
         exit 1
     }
     echo "$out" >>"$RAW"
-    # median wall and spread over the repetitions
-    awk -v np="$np" -v w="$workers" -v mode="$mode" -v work="$work" -v grain="$grain" -v items="$items" '
-        /^mode=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-                   wall[n] = v["wall_ms"]; spread[n] = v["spread_ms"]; sum[n] = v["checksum"]; n++ }
-        END {
-            asort(wall); asort(spread)
-            m = int((n + 1) / 2)
-            printf "%-7s %-7s %dx%d  items %-6s grain %-3s  wall %8.2f ms  spread %7.2f ms  checksum %s\n",
-                   work, mode, np, w, items, grain, wall[m], spread[m], sum[0]
-        }' <<<"$out"
+    # median wall time and spread over the repetitions
+    local wall spread sum
+    wall="$(sed -n 's/.* wall_ms=\([0-9.]*\).*/\1/p' <<<"$out" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    spread="$(sed -n 's/.* spread_ms=\([0-9.]*\).*/\1/p' <<<"$out" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    sum="$(sed -n 's/.* checksum=\([0-9a-f]*\).*/\1/p' <<<"$out" | sort -u | tr '\n' ' ')"
+    printf '%-7s %-7s %dx%d  items %-6s grain %-3s  wall %8.2f ms  spread %7.2f ms  checksum %s\n' \
+        "$work" "$mode" "$np" "$workers" "$items" "$grain" "$wall" "$spread" "$sum"
 }
 
 echo "== spin: 10000 items of ~20 us CPU each, grain 4 (overhead; 2 cores)"
