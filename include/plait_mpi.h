@@ -19,8 +19,9 @@
  * (MPI one-sided atomics: MPI_Fetch_and_op in a passive-target epoch) and
  * run each as a task of one plait group on their own pool. A rank claims a
  * chunk only while fewer than chunks_per_worker x workers of its chunks are
- * unfinished (the group's limit), so a slow rank takes fewer chunks and an
- * uneven range finishes together on all ranks.
+ * unfinished (the group's limit; by default a few per worker, more when
+ * chunks are short), so a slow rank takes fewer chunks and an uneven range
+ * finishes together on all ranks.
  *
  * Threads (the rule). plait's workers never call MPI: only the thread that
  * calls plait_mpi_for does (the chunk bodies must not call MPI either).
@@ -105,7 +106,9 @@ typedef struct plait_mpi_result {
  * field's zero is its default. */
 typedef struct plait_mpi_options {
     unsigned flags;             /* 0 or PLAIT_GROUP_COLLECT_ALL; same on every rank */
-    unsigned chunks_per_worker; /* this rank's claim-ahead: chunks unfinished per worker (0: 2) */
+    unsigned chunks_per_worker; /* this rank's claim-ahead: chunks unfinished per worker;
+                                   0: adaptive, at least 2, more for short chunks (enough
+                                   for ~0.5 ms of work per worker), at most 64 */
     uint64_t deadline_ns;       /* 0: none; else the loop stops this long after the
                                    collective start, on every rank; same on every rank */
     uint64_t poll_ns;           /* how often the caller reads the stop word (0: 200 us) */
