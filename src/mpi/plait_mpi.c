@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,18 @@ struct outcome {
     char extra_msg[160];
 };
 
+/* A chunk this rank could not spawn (ENOMEM, ESHUTDOWN): it says so, runs
+ * no more chunks, and the others go on (collect-all) or stop (fail-fast). */
+static void spawn_failed(struct run *u, struct outcome *o, size_t b, size_t e, int rc,
+                         bool fail_fast)
+{
+    snprintf(o->extra_msg, sizeof o->extra_msg,
+             "plait_mpi_for: could not spawn chunk [%zu, %zu): %s", b, e, plait_strerror(rc));
+    o->extra = (struct local_error){.code = rc, .item = b, .message = o->extra_msg};
+    if (fail_fast && raise_stop(u, STOP_FAILURE) != 0)
+        o->mpi_err = EIO;
+}
+
 /* Steps 4 and 5a: claims and runs this rank's chunks until the range is
  * exhausted or the loop stopped, then waits for them. */
 static void claim_loop(struct run *u, uint64_t start, uint64_t deadline_abs, uint64_t poll_ns,
@@ -349,7 +362,8 @@ static void claim_loop(struct run *u, uint64_t start, uint64_t deadline_abs, uin
     bool filling = true;
     uint64_t next_poll = start + poll_ns;
     uint64_t seen_ran = 0;
-    plait_spawn_options so = {.drop = chunk_drop};
+    struct chunk *held = NULL; /* claimed, not yet spawned */
+    plait_spawn_options so = {.flags = PLAIT_SPAWN_TRY, .drop = chunk_drop};
 
     for (;;) {
         uint64_t t = now_ns();
@@ -413,48 +427,62 @@ static void claim_loop(struct run *u, uint64_t start, uint64_t deadline_abs, uin
         else if (in_flight <= low)
             filling = true;
         if (claiming && filling) {
-            uint64_t idx;
-            if (claim(u, &idx) != 0) {
-                o->mpi_err = EIO;
-                continue;
-            }
-            if (idx >= u->nchunks) {
-                claiming = false;
-                if (idx >= STOP_BUMP)
-                    next_poll = t; /* stopped elsewhere: read why, cancel ours now */
-                continue;
-            }
-            size_t b = u->begin + (size_t)idx * u->grain;
-            size_t e = u->end - b > u->grain ? b + u->grain : u->end;
-            struct chunk *c = malloc(sizeof *c);
-            int rc = ENOMEM;
-            if (c != NULL) {
-                *c = (struct chunk){.l = &u->loop, .b = b, .e = e, .rc = ECANCELED};
+            if (held == NULL) {
+                uint64_t idx;
+                if (claim(u, &idx) != 0) {
+                    o->mpi_err = EIO;
+                    continue;
+                }
+                if (idx >= u->nchunks) {
+                    claiming = false;
+                    if (idx >= STOP_BUMP)
+                        next_poll = t; /* stopped elsewhere: read why, cancel ours now */
+                    continue;
+                }
+                size_t b = u->begin + (size_t)idx * u->grain;
+                size_t e = u->end - b > u->grain ? b + u->grain : u->end;
+                held = malloc(sizeof *held);
+                if (held == NULL) {
+                    spawn_failed(u, o, b, e, ENOMEM, fail_fast);
+                    claiming = false;
+                    continue;
+                }
+                *held = (struct chunk){.l = &u->loop, .b = b, .e = e, .rc = ECANCELED};
                 pthread_mutex_lock(&u->loop.mu);
-                u->loop.in_flight++;
+                u->loop.in_flight++; /* counted from the claim: it is ours */
                 pthread_mutex_unlock(&u->loop.mu);
-                /* Blocks only in the moment between a chunk's drop and
-                 * its slot's return: in_flight < limit said a slot is
-                 * (about to be) free. */
-                rc = plait_spawn_with(u->group, chunk_run, c, &so, NULL);
             }
+            /* Never blocks: a chunk's drop (which lowered in_flight) runs
+             * just before its slot returns, so a slot may still be taken
+             * for a moment; then the caller keeps the chunk, goes round
+             * (polling when due) and tries again. */
+            struct chunk *c = held;
+            size_t b = c->b, e = c->e;
+            int rc = plait_spawn_with(u->group, chunk_run, c, &so, NULL);
+            if (rc == EAGAIN) {
+                sched_yield();
+                continue;
+            }
+            held = NULL; /* spawned, or dropped (drop ran: plait.h) */
             if (rc == 0) {
                 o->chunks++;
                 o->items += e - b;
             } else if (rc == ECANCELED) {
                 claiming = false; /* the claimed chunk is not run: stopped */
             } else {
-                /* drop ran (plait.h) unless malloc failed. This rank can
-                 * run no more; the others go on (collect-all) or stop. */
-                snprintf(o->extra_msg, sizeof o->extra_msg,
-                         "plait_mpi_for: could not spawn chunk [%zu, %zu): %s", b, e,
-                         plait_strerror(rc));
-                o->extra = (struct local_error){.code = rc, .item = b, .message = o->extra_msg};
+                spawn_failed(u, o, b, e, rc, fail_fast);
                 claiming = false;
-                if (fail_fast && raise_stop(u, STOP_FAILURE) != 0)
-                    o->mpi_err = EIO;
             }
             continue;
+        }
+        if (!claiming && held != NULL) {
+            /* Claimed, never spawned: the loop stopped meanwhile. */
+            free(held);
+            held = NULL;
+            pthread_mutex_lock(&u->loop.mu);
+            u->loop.in_flight--;
+            in_flight = u->loop.in_flight;
+            pthread_mutex_unlock(&u->loop.mu);
         }
         if (!claiming && in_flight == 0)
             break;
