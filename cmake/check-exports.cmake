@@ -1,5 +1,9 @@
-# Fails if libplait.so exports a symbol outside the plait_ namespace.
-# Usage: cmake -DLIB=path/to/libplait.so -P check-exports.cmake
+# Fails if libplait.so exports a symbol outside the plait_ namespace
+# (PREFIX: another namespace, e.g. plait_mpi_ for libplait_mpi.so).
+# Usage: cmake -DLIB=path/to/libplait.so [-DPREFIX=plait_] -P check-exports.cmake
+if(NOT PREFIX)
+    set(PREFIX plait_)
+endif()
 if(NOT LIB OR NOT EXISTS "${LIB}")
     message(FATAL_ERROR "check-exports: library '${LIB}' not found")
 endif()
@@ -18,7 +22,7 @@ foreach(line IN LISTS lines)
         continue()
     endif()
     set(sym "${CMAKE_MATCH_1}")
-    if(sym MATCHES "^plait_")
+    if(sym MATCHES "^${PREFIX}")
         math(EXPR good "${good} + 1")
     elseif(sym MATCHES "^(_init|_fini|_edata|_end|__bss_start|_DYNAMIC|_GLOBAL_OFFSET_TABLE_|__end__|__data_start|_IO_stdin_used)$"
            OR sym MATCHES "^__(asan|tsan|ubsan|sanitizer|lsan|msan)_")
@@ -29,9 +33,9 @@ foreach(line IN LISTS lines)
 endforeach()
 if(bad)
     string(REPLACE ";" "\n  " badlist "${bad}")
-    message(FATAL_ERROR "check-exports: ${LIB} exports symbols without the plait_ prefix:\n  ${badlist}")
+    message(FATAL_ERROR "check-exports: ${LIB} exports symbols without the ${PREFIX} prefix:\n  ${badlist}")
 endif()
 if(good EQUAL 0)
-    message(FATAL_ERROR "check-exports: ${LIB} exports no plait_ symbol at all")
+    message(FATAL_ERROR "check-exports: ${LIB} exports no ${PREFIX} symbol at all")
 endif()
-message(STATUS "check-exports: ${good} exported symbols, all plait_*")
+message(STATUS "check-exports: ${good} exported symbols, all ${PREFIX}*")

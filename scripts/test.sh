@@ -5,15 +5,16 @@
 #
 # Build directories: build/ (release), build-tsan/, build-asan/. --label and
 # --exclude-label are CTest label regexes (-L / -LE). Without either, the
-# slow labels `stress` and `fuzz`, and `docs` and `packaging` (their own CI
-# stages), are left out. Exits non-zero on any failure.
+# slow labels `stress` and `fuzz`, `docs` and `packaging` (their own CI
+# stages), and `mpi` (mpirun; scripts/deps-mpi.sh installs Open MPI when
+# --label asks for it), are left out. Exits non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 usage() {
-    sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,10s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -41,10 +42,13 @@ case "$sanitize" in
     *) echo "test.sh: --sanitize takes 'thread' or 'address'" >&2; exit 2 ;;
 esac
 if [ -z "$label" ] && [ $exclude_set -eq 0 ]; then
-    exclude='^(stress|fuzz|docs|packaging)$'
+    exclude='^(stress|fuzz|docs|packaging|mpi)$'
 fi
 
 bash scripts/deps.sh
+if [ -n "$label" ] && [[ "mpi" =~ $label ]]; then
+    bash scripts/deps-mpi.sh
+fi
 
 cmake -S . -B "$build" -DPLAIT_SANITIZE="$sanitize" -DPLAIT_BUILD_TESTS=ON >/dev/null
 cmake --build "$build" -j2
