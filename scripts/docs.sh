@@ -32,12 +32,12 @@ names_of() {
          inname && /^\.Nm / { n = $2; sub(/,$/, "", n); print n }' "$1"
 }
 
-# The functions declared PLAIT_API in the public headers (declarations may
-# span lines: joined up to their ';').
+# The functions declared PLAIT_API (PLAIT_MPI_API in plait_mpi.h) in the
+# public headers (declarations may span lines: joined up to their ';').
 declared() {
     local h
     for h in "$root"/include/*.h; do
-        awk '/PLAIT_API/ && !/#define/ { decl = ""; on = 1 }
+        awk '/PLAIT(_MPI)?_API/ && !/#define/ { decl = ""; on = 1 }
              on { decl = decl " " $0; if (index($0, ";")) { on = 0
                       if (match(decl, /plait_[A-Za-z0-9_]+[ \t]*\(/)) {
                           s = substr(decl, RSTART, RLENGTH); sub(/[ \t]*\($/, "", s); print s } } }' "$h"
@@ -57,7 +57,7 @@ coverage() {
     local idx decl
     idx="$(index_names)"
     decl="$(declared)"
-    [ -n "$decl" ] || die "no PLAIT_API function found in include/*.h"
+    [ -n "$decl" ] || die "no PLAIT_API or PLAIT_MPI_API function found in include/*.h"
     while read -r name; do
         page="$(awk -v n="$name" '$1 == n { print $2; exit }' <<<"$idx")"
         if [ -z "$page" ]; then
