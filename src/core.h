@@ -72,6 +72,9 @@ struct plait_task {
     int code;                    /* written before done is set */
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
+    /* worker.c: a lone task's first waiting context on a worker (the wait
+     * sets it; read while the task is unfinished, when it is alive). */
+    _Atomic(struct plait_ctx *) waiter;
 };
 
 /* cancel.c: the groups created while tasks of one group (or one pool's
@@ -127,6 +130,9 @@ struct plait_group {
      * on it may need to take injected work to make progress (pool.c sets
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
+    /* worker.c: the first context on a worker to wait on the group (the
+     * wait sets it; read while the group is unfinished, when it is alive). */
+    _Atomic(struct plait_ctx *) waiter;
 };
 
 struct pl_worker {
@@ -141,6 +147,10 @@ struct pl_worker {
     /* Waits this worker is inside (nested); written by this worker only,
      * read by waiters deciding whether they must take injected work. */
     _Atomic unsigned wait_depth;
+    /* worker.c: the suspendable fiber this worker runs on (NULL: its own
+     * stack), its suspended fibers, and spare ones. */
+    struct pl_wfiber *fiber, *suspended, *spare_fibers;
+    unsigned nsuspended, nspare_fibers;
     struct pl_cache task_cache, group_cache;
     /* Counters: written by this worker only (relaxed load + store, no
      * RMW), read by plait_pool_stats. */

@@ -74,6 +74,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->heap_index = SIZE_MAX;
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
+    atomic_init(&g->waiter, NULL);
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
@@ -105,11 +106,10 @@ int plait_group_wait(plait_group *g)
         return EINVAL;
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
-    struct plait_ctx *cur = pl_current_ctx();
-    if (cur != NULL && cur->task->group == g)
+    if (pl_wait_would_cycle(g)) /* from a task of the group, or what one waits on */
         return EDEADLK;
     begin_wait(g);
-    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside};
+    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
     pl_wait_event(&g->done, &awaited);
     /* The count is final: no task is left to touch the group. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
@@ -183,7 +183,7 @@ void plait_group_destroy(plait_group *g)
     if (g == NULL)
         return;
     struct plait_ctx *cur = pl_current_ctx();
-    if (cur != NULL && cur->task->group == g)
+    if (pl_wait_would_cycle(g))
         return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
     if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
         pl_group_cancel(g);

@@ -63,6 +63,7 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     }
     t->qlink = NULL;
     t->job.run = task_run;
+    t->job.ctx = &t->ctx;
     t->flags = flags;
     t->fn = fn;
     t->arg = arg;
@@ -74,6 +75,7 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->code = 0;
     t->result = NULL;
     atomic_init(&t->id, 0);
+    atomic_init(&t->waiter, NULL);
     return t;
 }
 
@@ -290,12 +292,12 @@ int plait_task_wait(plait_task *t)
 {
     if (t == NULL)
         return EINVAL;
-    struct plait_ctx *cur = pl_current_ctx();
-    if (cur != NULL && cur->task == t)
+    if (pl_wait_would_cycle(&t->ctx)) /* from the task itself, or what it waits on */
         return EDEADLK;
     /* The task itself may still be in the injection queue. */
     struct pl_awaited awaited = {t->ctx.pool, -1,
-                                 (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL};
+                                 (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL,
+                                 &t->ctx, t->group == NULL ? &t->waiter : NULL};
     pl_wait_event(&t->done, &awaited);
     return t->code;
 }
