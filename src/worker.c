@@ -616,6 +616,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
     bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
     uint64_t declined_since = 0;
+    bool can_aside = true;
     wait_enter(w);
     while (!wait_over(e, &node, registered)) {
         if (resume_ready(w)) {
@@ -630,18 +631,22 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
             uint64_t now = pl_now_ns();
             if (declined_since == 0)
                 declined_since = now;
-            else if ((now - declined_since >= PL_DECLINE_NS || all_workers_waiting(w->pool)) &&
-                     (j = find_job(w)) != NULL) {
-                if (!pl_job_awaited(j, awaited->target)) {
-                    if (searching) {
-                        searching = false;
-                        search_found(w);
-                    }
-                    if (!pl_run_aside(w, j))
-                        set_aside(w, j); /* no fiber: decline on */
-                    spins = 0;
-                    continue;
+            else if (can_aside &&
+                     (now - declined_since >= PL_DECLINE_NS || all_workers_waiting(w->pool)) &&
+                     (j = find_job(w)) != NULL && !pl_job_awaited(j, awaited->target)) {
+                if (searching) {
+                    searching = false;
+                    search_found(w);
                 }
+                if (pl_run_aside(w, j)) {
+                    spins = 0;
+                } else {
+                    /* No fiber (PL_MAX_FIBERS, or no memory): decline on,
+                     * and sleep until something changes (file comment). */
+                    set_aside(w, j);
+                    can_aside = false;
+                }
+                continue;
             }
         } else if (j == NULL) {
             declined_since = 0; /* what we declined went elsewhere */
@@ -680,7 +685,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         }
         bool injected = may_take_injected(awaited);
         /* Declining work: sleep no longer than the decline clock. */
-        uint64_t deadline = declined_since != 0 ? declined_since + PL_DECLINE_NS : 0;
+        uint64_t deadline = declined_since != 0 && can_aside ? declined_since + PL_DECLINE_NS : 0;
         pl_lot_prepare(lot, &w->parker, false,
                        injected ? PL_PARK_TAKES
                        : deadline != 0 ? PL_PARK_DECLINES_TIMED
@@ -702,6 +707,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         pl_parker_sleep(&w->parker, deadline);
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
+        can_aside = true; /* woken: a fiber may have finished */
     }
     wait_leave(w);
     /* A wake-up handed to us that we did not use goes on to the next
