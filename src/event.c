@@ -38,8 +38,9 @@ void pl_event_set(struct pl_event *e)
 bool pl_event_register(struct pl_event *e, struct pl_event_node *node)
 {
     atomic_init(&node->rel, 0);
-    /* relaxed: the CAS below validates it. */
-    uintptr_t s = atomic_load_explicit(&e->state, memory_order_relaxed);
+    /* acquire (the load, and the CAS when it fails): a caller told "set"
+     * may leave at once, so it must have synchronised with the setter. */
+    uintptr_t s = atomic_load_explicit(&e->state, memory_order_acquire);
     do {
         if (s & PL_EV_DONE)
             return false;
@@ -47,7 +48,7 @@ bool pl_event_register(struct pl_event *e, struct pl_event_node *node)
         /* release: the node's fields reach the setter, whose RMW reads this
          * CAS's value (or a later one in the same modification order). */
     } while (!atomic_compare_exchange_weak_explicit(&e->state, &s, (uintptr_t)node,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_release, memory_order_acquire));
     return true;
 }
 
