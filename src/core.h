@@ -72,8 +72,9 @@ struct plait_task {
     int code;                    /* written before done is set */
     void *result;
     _Atomic uint64_t id; /* 0 until first asked for */
-    /* worker.c: a lone task's first waiting context on a worker (the wait
-     * sets it; read while the task is unfinished, when it is alive). */
+    /* worker.c: a context on a worker waiting on this lone task (the wait
+     * sets it; read while the task is unfinished, when it is alive; only
+     * initialised, and only read, for a task without a group). */
     _Atomic(struct plait_ctx *) waiter;
 };
 
@@ -130,8 +131,8 @@ struct plait_group {
      * on it may need to take injected work to make progress (pool.c sets
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
-    /* worker.c: the first context on a worker to wait on the group (the
-     * wait sets it; read while the group is unfinished, when it is alive). */
+    /* worker.c: a context on a worker waiting on the group (the wait
+     * sets it; read while the group is unfinished, when it is alive). */
     _Atomic(struct plait_ctx *) waiter;
 };
 

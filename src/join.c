@@ -82,7 +82,8 @@ static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_jo
             struct pl_awaited awaited = {
                 w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL, &f->ctx,
                 NULL};
-            pl_wait_event(&f->done, &awaited);
+            /* Never EDEADLK: a join child cannot be on its joiner's chain. */
+            (void)pl_wait_event(&f->done, &awaited);
             return f->code;
         }
         /* Work b's subtree left above our frame (spawned into a group it
@@ -131,6 +132,7 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     struct pl_join_frame f;
     f.job.run = run_stolen;
     f.job.ctx = &f.ctx;
+    f.job.owner = &f.ctx;
     f.fn = a;
     f.arg = arg_a;
     pl_ctx_init_child(&f.ctx, ctx);

@@ -64,6 +64,12 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->qlink = NULL;
     t->job.run = task_run;
     t->job.ctx = &t->ctx;
+    if (g != NULL) {
+        t->job.owner = g;
+    } else {
+        t->job.owner = &t->ctx;
+        atomic_init(&t->waiter, NULL); /* read for lone tasks only */
+    }
     t->flags = flags;
     t->fn = fn;
     t->arg = arg;
@@ -75,7 +81,6 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->code = 0;
     t->result = NULL;
     atomic_init(&t->id, 0);
-    atomic_init(&t->waiter, NULL);
     return t;
 }
 
@@ -292,13 +297,15 @@ int plait_task_wait(plait_task *t)
 {
     if (t == NULL)
         return EINVAL;
-    if (pl_wait_would_cycle(&t->ctx)) /* from the task itself, or what it waits on */
+    struct plait_ctx *cur = pl_current_ctx();
+    if (cur != NULL && cur->task == t)
         return EDEADLK;
     /* The task itself may still be in the injection queue. */
     struct pl_awaited awaited = {t->ctx.pool, -1,
                                  (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL,
                                  &t->ctx, t->group == NULL ? &t->waiter : NULL};
-    pl_wait_event(&t->done, &awaited);
+    if (pl_wait_event(&t->done, &awaited) != 0)
+        return EDEADLK; /* the task waits on us, further up */
     return t->code;
 }
 

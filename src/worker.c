@@ -190,34 +190,28 @@ static bool chain_reaches(const struct plait_ctx *c, const void *target)
         const struct plait_group *g = t->group;
         if (g != NULL && (const void *)g == target)
             return true;
-        /* acquire: pairs with the waiter's release CAS (record_waiter). */
+        /* acquire: pairs with the waiter's release store (record_waiter). */
         c = atomic_load_explicit(g != NULL ? &g->waiter : &t->waiter, memory_order_acquire);
     }
     return false;
 }
 
-bool pl_job_awaited(const struct pl_job *j, const void *target)
+bool pl_job_awaited_slow(const struct pl_job *j, const void *target)
 {
     return chain_reaches(j->ctx, target);
 }
 
-bool pl_wait_would_cycle(const void *target)
-{
-    struct pl_worker *w = pl_tls_worker;
-    return w != NULL && w->current != NULL && chain_reaches(w->current, target);
-}
 
-/* The first context on a worker to wait on the target is its waiter. */
+/* A context on a worker that waits on the target is its waiter. */
 static void record_waiter(const struct pl_worker *w, const struct pl_awaited *s)
 {
     if (s->waiter == NULL || w->current == NULL)
         return;
-    struct plait_ctx *none = NULL;
-    /* relaxed load first: the CAS is needed once per target. release (the
-     * CAS): publishes the waiting context's chain to the walks. */
-    if (atomic_load_explicit(s->waiter, memory_order_relaxed) == NULL)
-        atomic_compare_exchange_strong_explicit(s->waiter, &none, w->current,
-                                                memory_order_release, memory_order_relaxed);
+    /* A store, not a CAS, and whoever came first or last: of several
+     * waiters, any may stay recorded, as each is a context waiting on the
+     * unfinished target. release: publishes the waiting context's chain to
+     * the walks (chain_reaches' acquire). */
+    atomic_store_explicit(s->waiter, w->current, memory_order_release);
 }
 
 /* ---- Fibers: stacks of the worker's own (fiber.h) --------------------- */
@@ -331,7 +325,7 @@ static void fiber_suspend(struct pl_worker *w, struct pl_event_node *node)
 }
 
 /* Resumes one suspended fiber that may go on; false if none. */
-static bool resume_ready(struct pl_worker *w)
+static __attribute__((noinline)) bool resume_ready_slow(struct pl_worker *w)
 {
     for (struct pl_wfiber **pp = &w->suspended; *pp != NULL; pp = &(*pp)->next) {
         struct pl_wfiber *wf = *pp;
@@ -345,6 +339,11 @@ static bool resume_ready(struct pl_worker *w)
     return false;
 }
 
+static inline bool resume_ready(struct pl_worker *w)
+{
+    return pl_unlikely(w->suspended != NULL) && resume_ready_slow(w);
+}
+
 static bool fiber_ready(const struct pl_worker *w)
 {
     for (const struct pl_wfiber *wf = w->suspended; wf != NULL; wf = wf->next)
@@ -353,10 +352,10 @@ static bool fiber_ready(const struct pl_worker *w)
     return false;
 }
 
-void pl_run_nested(struct pl_worker *w, struct pl_job *j)
+void pl_run_on_fresh_stack(struct pl_worker *w, struct pl_job *j)
 {
-    struct pl_wfiber *wf;
-    if (!pl_stack_low() || (wf = fiber_get(w)) == NULL) {
+    struct pl_wfiber *wf = fiber_get(w);
+    if (wf == NULL) {
         pl_job_run(w, j); /* out of memory for a stack: nothing better */
         return;
     }
@@ -435,11 +434,10 @@ static void set_aside(struct pl_worker *w, struct pl_job *j)
  * other deques (the thief first: leapfrogging), the injection queue when
  * the awaited work may be there. *declined: it saw work it may not run. */
 static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_awaited *s,
-                                       bool *declined)
+                                       bool *declined, struct pl_job *j)
 {
-    struct pl_job *j;
     void *item;
-    if ((j = pl_deque_pop(&w->deque)) != NULL) {
+    if (j != NULL) { /* the newest job of our own deque, popped by the caller */
         if (pl_job_awaited(j, s->target))
             return j;
         *declined = true;
@@ -600,32 +598,69 @@ static inline bool wait_over(const struct pl_event *e, const struct pl_event_nod
     return registered ? pl_event_released(node) : pl_event_done(e);
 }
 
-void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
+int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
 {
     if (pl_event_done(e))
-        return; /* the setter's RMW was its last access */
+        return 0; /* the setter's RMW was its last access */
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL) {
         wait_foreign(e);
-        return;
+        return 0;
     }
+    /* Before anything runs nested: work under the target counts as
+     * awaited, and a cycle through it sees us waiting. */
     record_waiter(w, awaited);
     struct pl_lot *lot = &w->pool->lot;
-    struct pl_event_node node = {.parker = &w->parker, .next = NULL};
+    struct pl_event_node node; /* filled in when registered */
     bool registered = false;
     bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
     uint64_t declined_since = 0;
     bool can_aside = true;
+    bool cycle_checked = false;
+    bool stack_low = pl_stack_low();
+    int result = 0;
     wait_enter(w);
     while (!wait_over(e, &node, registered)) {
-        if (resume_ready(w)) {
+        /* The common case first: the newest job of our own deque is
+         * awaited work (a suspended fiber waits until it runs dry). */
+        struct pl_job *j = pl_deque_pop(&w->deque);
+        if (pl_likely(j != NULL) && pl_likely(j->owner == awaited->target)) {
+            if (pl_unlikely(searching)) {
+                searching = false;
+                search_found(w);
+            }
+            if (pl_likely(!stack_low))
+                pl_job_run(w, j);
+            else
+                pl_run_on_fresh_stack(w, j);
+            spins = 0;
+            continue;
+        }
+        if (pl_unlikely(w->suspended != NULL) && fiber_ready(w)) {
+            if (j != NULL)
+                set_aside(w, j); /* not held out of sight while the fiber runs */
+            resume_ready(w);
             spins = 0;
             continue;
         }
         bool declined = false;
-        struct pl_job *j = find_job_waiting(w, awaited, &declined);
-        if (j == NULL && declined) {
+        j = find_job_waiting(w, awaited, &declined, j);
+        if (pl_likely(j != NULL)) {
+            if (searching) {
+                searching = false;
+                search_found(w);
+            }
+            /* This loop's frame stays where it is: one stack check serves
+             * every job it runs. */
+            if (pl_likely(!stack_low))
+                pl_job_run(w, j);
+            else
+                pl_run_on_fresh_stack(w, j);
+            spins = 0;
+            continue;
+        }
+        if (declined) {
             /* The decline clock (file comment): the declined work runs
              * aside, where it cannot hold us up by blocking. */
             uint64_t now = pl_now_ns();
@@ -648,17 +683,24 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
                 }
                 continue;
             }
-        } else if (j == NULL) {
+        } else {
             declined_since = 0; /* what we declined went elsewhere */
         }
-        if (j != NULL) {
-            if (searching) {
-                searching = false;
-                search_found(w);
-            }
+        if (j != NULL) { /* the clock found awaited work after all */
             pl_run_nested(w, j);
             spins = 0;
             continue;
+        }
+        /* About to block for the first time: a cycle of waits would block
+         * for ever. The walk is as long as the nesting, so it is done here,
+         * once, rather than by every wait (before a node is registered:
+         * EDEADLK leaves nothing behind on the event). */
+        if (!cycle_checked) {
+            cycle_checked = true;
+            if (w->current != NULL && chain_reaches(w->current, awaited->target)) {
+                result = EDEADLK;
+                break;
+            }
         }
         /* On a fiber run aside: nothing to do here means nothing to do on
          * this fiber until the event is set; the worker goes on below. */
@@ -667,6 +709,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
                 searching = false;
                 search_declined(w);
             }
+            node.parker = &w->parker;
             if (!registered && !(registered = pl_event_register(e, &node)))
                 break; /* set meanwhile */
             fiber_suspend(w, &node);
@@ -690,6 +733,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
                        injected ? PL_PARK_TAKES
                        : deadline != 0 ? PL_PARK_DECLINES_TIMED
                                        : PL_PARK_DECLINES);
+        node.parker = &w->parker;
         if (!registered)
             registered = pl_event_register(e, &node);
         /* After prepare's RMW: a group's first feed is visible now. Work
@@ -716,6 +760,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         search_found(w);
     if (registered)
         pl_event_leave(&node); /* released already: returns at once */
+    return result;
 }
 
 static void name_thread(struct pl_worker *w)

@@ -6,7 +6,7 @@
  *   - pl_tls_worker is the calling thread's worker, or NULL on any other
  *     thread; pl_current_ctx is the context that worker is running.
  *   - pl_wait_event(e, awaited) returns once e is set and may be left
- *     (event.h). On a worker it runs meanwhile only jobs that the awaited
+ *     (event.h), or EDEADLK for a cycle of waits it sees. On a worker it runs meanwhile only jobs that the awaited
  *     work depends on (pl_job_awaited), so that nothing it runs can hold it
  *     up for a reason of its own; work it must not run but that may be
  *     stranded otherwise it runs on a fiber of its own, which is suspended
@@ -46,7 +46,7 @@ struct pl_awaited {
     /* What completes: a group, or the context whose end is awaited (a
      * task's root context, a join child's). */
     const void *target;
-    /* Where the first waiting context on a worker is recorded, so that
+    /* Where a waiting context on a worker is recorded, so that
      * work nested under the target counts as awaited (pl_job_awaited), or
      * NULL when the target's record has no such field. */
     _Atomic(struct plait_ctx *) *waiter;
@@ -56,21 +56,33 @@ struct pl_awaited {
  * queue (a submitted task). */
 extern const _Atomic bool pl_injected_always;
 
-void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited);
-
-/* Whether target (as in pl_awaited) depends on the calling thread's
- * running context: waiting on it would be a cycle of waits (EDEADLK). */
-bool pl_wait_would_cycle(const void *target);
+/* 0, or EDEADLK (returned before blocking, with nothing left behind)
+ * when the target depends on the waiting context itself: a cycle of
+ * waits, which would never end. */
+int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited);
 
 /* Whether target's completion depends on job j (which the caller holds:
  * taken, not yet run). The walk follows j's context up through join
  * parents, its task's group, and the context waiting on that group (or
  * on a lone task), and so on: each link is a real dependency, and each
  * record on the way is alive while j is unfinished. */
-bool pl_job_awaited(const struct pl_job *j, const void *target);
+bool pl_job_awaited_slow(const struct pl_job *j, const void *target);
+static inline bool pl_job_awaited(const struct pl_job *j, const void *target)
+{
+    /* The common case inline: a task of the awaited group, the awaited
+     * lone task or join child. */
+    return j->owner == target || pl_job_awaited_slow(j, target);
+}
 
 /* Runs j as nested work: on this stack, or a fresh one if it runs low. */
-void pl_run_nested(struct pl_worker *w, struct pl_job *j);
+void pl_run_on_fresh_stack(struct pl_worker *w, struct pl_job *j);
+static inline void pl_run_nested(struct pl_worker *w, struct pl_job *j)
+{
+    if (pl_likely(!pl_stack_low()))
+        pl_job_run(w, j);
+    else
+        pl_run_on_fresh_stack(w, j);
+}
 /* Runs j on a fiber of its own, which is suspended (and this returns) if
  * j blocks in a wait: for work the caller must not be held up by. False,
  * with j not run, when no fiber can be had. */
