@@ -709,9 +709,11 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
                 searching = false;
                 search_declined(w);
             }
-            node.parker = &w->parker;
-            if (!registered && !(registered = pl_event_register(e, &node)))
-                break; /* set meanwhile */
+            if (!registered) {
+                node.parker = &w->parker;
+                if (!(registered = pl_event_register(e, &node)))
+                    break; /* set meanwhile */
+            }
             fiber_suspend(w, &node);
             spins = 0;
             continue;
@@ -733,9 +735,10 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
                        injected ? PL_PARK_TAKES
                        : deadline != 0 ? PL_PARK_DECLINES_TIMED
                                        : PL_PARK_DECLINES);
-        node.parker = &w->parker;
-        if (!registered)
+        if (!registered) {
+            node.parker = &w->parker; /* the node is the setter's once registered */
             registered = pl_event_register(e, &node);
+        }
         /* After prepare's RMW: a group's first feed is visible now. Work
          * we declined does not keep us awake (nor do we know it from new
          * work): the clock's deadline ends the sleep, and a worker that
