@@ -67,11 +67,11 @@
  * latency with 2 cores). About 20-40 us in all. */
 #define PL_IDLE_SPINS 24
 #define PL_WAIT_SPINS 24
-/* How long a wait declines injected work it does not prefer before it
- * takes it anyway (find_job_waiting). Long enough that a wait is not held
- * up by an unrelated task when its own work finishes soon (oneTBB #942);
- * short enough to bound the stall when every other worker is busy with
- * work that needs the injected task. */
+/* How long a wait declines work it does not depend on before it runs it
+ * aside anyway (the decline clock, pl_wait_event). Long enough that a wait
+ * is not held up by an unrelated task when its own work finishes soon
+ * (oneTBB #942); short enough to bound the stall when every other worker
+ * is busy with work that needs the declined task. */
 #define PL_DECLINE_NS 100000000u
 
 PL_TLS struct pl_worker *pl_tls_worker;
@@ -212,6 +212,20 @@ static void record_waiter(const struct pl_worker *w, const struct pl_awaited *s)
      * unfinished target. release: publishes the waiting context's chain to
      * the walks (chain_reaches' acquire). */
     atomic_store_explicit(s->waiter, w->current, memory_order_release);
+}
+
+/* A wait that returns EDEADLK leaves the target unfinished, and its
+ * context may end before the target does: it must not stay recorded. (A
+ * walk that read it just before may still be following it: the one
+ * window left, and only in a program with a cycle of waits.) */
+static void unrecord_waiter(const struct pl_worker *w, const struct pl_awaited *s)
+{
+    struct plait_ctx *me = w->current;
+    if (s->waiter != NULL)
+        /* release: as record_waiter; relaxed on failure: another waiter
+         * is recorded, and stays. */
+        atomic_compare_exchange_strong_explicit(s->waiter, &me, NULL, memory_order_release,
+                                                memory_order_relaxed);
 }
 
 /* ---- Fibers: stacks of the worker's own (fiber.h) --------------------- */
@@ -497,8 +511,9 @@ static bool wake_a_taker(struct plait_pool *pool)
     if (!pl_lot_notify(&pool->lot, PL_WAKE_TAKER))
         return true;
     /* Only waiters that decline injected work sleep. If every worker is in
-     * a wait, nobody else will take it: wake one of them, and it will
-     * (may_take_injected). The notify's RMW pairs with wait_enter's:
+     * a wait, nobody else will take it: wake one of them, and it runs it
+     * (aside, if it does not depend on it: the every-worker-waits rule of
+     * pl_wait_event). The notify's RMW pairs with wait_enter's:
      * either it sees our put, or we see its depth. */
     if (all_workers_waiting(pool)) {
         pl_lot_notify(&pool->lot, PL_WAKE_ANY);
@@ -509,9 +524,9 @@ static bool wake_a_taker(struct plait_pool *pool)
 
 void pl_notify_injected(struct plait_pool *pool)
 {
-    /* Else wake a decliner whose clock does not run yet: it takes the work
-     * after PL_DECLINE_NS if nobody else has (a busy worker's task may be
-     * what the awaited work waits for). */
+    /* Else wake a decliner whose clock does not run yet: it runs the work
+     * aside after PL_DECLINE_NS if nobody else has taken it (a busy
+     * worker's task may be what the awaited work waits for). */
     if (!wake_a_taker(pool))
         pl_lot_notify(&pool->lot, PL_WAKE_DECLINER);
 }
@@ -544,7 +559,7 @@ static void wait_enter(struct pl_worker *w)
 static inline void wait_leave(struct pl_worker *w)
 {
     /* relaxed: only this worker writes its depth; a reader that sees a
-     * stale non-zero may take injected work a little early, which is
+     * stale non-zero may run declined work aside a little early, which is
      * always allowed. */
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
     atomic_store_explicit(&w->wait_depth, depth - 1, memory_order_relaxed);
@@ -699,6 +714,7 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
             cycle_checked = true;
             if (w->current != NULL && chain_reaches(w->current, awaited->target)) {
                 result = EDEADLK;
+                unrecord_waiter(w, awaited);
                 break;
             }
         }
