@@ -75,6 +75,10 @@ typedef struct plait_pool_options {
     void (*on_thread_start)(unsigned worker, void *userdata); /* may be NULL */
     void (*on_thread_stop)(unsigned worker, void *userdata);  /* may be NULL */
     void *userdata;
+    /* Each worker's stack in bytes; 0: the default. Nesting does not need
+     * a big one: nested work moves to fresh stacks (docs/API.md). Below
+     * PTHREAD_STACK_MIN, plait_pool_create fails with EINVAL. */
+    size_t stack_size;
 } plait_pool_options;
 
 /* The item an error names, when it names none. */
@@ -152,8 +156,8 @@ typedef struct plait_group_info {
 /* ---- Pool ------------------------------------------------------------- */
 
 /* Starts a pool. opts may be NULL (all defaults). On success *pool owns the
- * workers until plait_pool_destroy. EINVAL: pool NULL or $PLAIT_THREADS
- * unparsable; ENOMEM / EAGAIN: resources.
+ * workers until plait_pool_destroy. EINVAL: pool NULL, $PLAIT_THREADS
+ * unparsable or stack_size too small; ENOMEM / EAGAIN: resources.
  * After fork(), the child may create and use pools of its own, but must not
  * use or destroy a pool inherited from the parent: its threads exist only
  * in the parent (the child's copy is abandoned, its memory not freed).
@@ -301,7 +305,8 @@ PLAIT_API int plait_group_release(plait_group *group);
  * other tasks meanwhile; elsewhere it blocks. Returns 0 if no task failed
  * and the group was not cancelled; else the first error's code; else
  * ETIMEDOUT if its own deadline fired; else ECANCELED. EDEADLK from a task
- * of the group itself; EINVAL for NULL or a group already waited. After it
+ * of the group itself, or from work that one of its tasks is waiting on (a
+ * cycle of waits); EINVAL for NULL or a group already waited. After it
  * returns, spawning into the group fails with EINVAL. Several threads may
  * wait at once; all return the same value. */
 PLAIT_API int plait_group_wait(plait_group *group);
@@ -369,7 +374,8 @@ PLAIT_API bool plait_task_done(const plait_task *task);
 PLAIT_API int plait_task_cancel(plait_task *task);
 
 /* Waits for the task: 0, its error code, or ECANCELED. Runs other tasks
- * when called on a worker. EDEADLK from the task itself; EINVAL for NULL. */
+ * when called on a worker. EDEADLK from the task itself, or from work the
+ * task is waiting on (a cycle of waits); EINVAL for NULL. */
 PLAIT_API int plait_task_wait(plait_task *task);
 
 /* Like plait_task_wait without waiting: EAGAIN while not done. */

@@ -80,6 +80,10 @@ struct plait_task {
     _Atomic size_t fail_item; /* plait_fail_item's, else PLAIT_NO_ITEM */
     size_t range_begin;       /* a plait_group_for chunk: [begin, end) */
     size_t range_end;
+    /* worker.c: a context on a worker waiting on this lone task (the wait
+     * sets it; read while the task is unfinished, when it is alive; only
+     * initialised, and only read, for a task without a group). */
+    _Atomic(struct plait_ctx *) waiter;
 };
 
 /* cancel.c: the groups created while tasks of one group (or one pool's
@@ -157,6 +161,9 @@ struct plait_group {
      * pushed the group, PL_ASYNC_DONE once the watcher cancelled it. */
     _Atomic uint32_t async_state;
     struct plait_group *async_next;
+    /* worker.c: a context on a worker waiting on the group (the wait
+     * sets it; read while the group is unfinished, when it is alive). */
+    _Atomic(struct plait_ctx *) waiter;
 };
 
 struct pl_worker {
@@ -171,6 +178,10 @@ struct pl_worker {
     /* Waits this worker is inside (nested); written by this worker only,
      * read by waiters deciding whether they must take injected work. */
     _Atomic unsigned wait_depth;
+    /* worker.c: the suspendable fiber this worker runs on (NULL: its own
+     * stack), its suspended fibers, and spare ones. */
+    struct pl_wfiber *fiber, *suspended, *spare_fibers;
+    unsigned nsuspended, nspare_fibers;
     struct pl_cache task_cache, group_cache;
     /* Counters: written by this worker only (relaxed load + store, no
      * RMW), read by plait_pool_stats. */

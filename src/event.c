@@ -1,69 +1,66 @@
 #include "event.h"
 
+#include <limits.h>
+
 #include "debug.h"
+#include "futex.h"
 #include "park.h"
-#include "util.h"
 
 void pl_event_set(struct pl_event *e)
 {
     /* seq_cst (acq_rel would do for the event itself): release publishes
-     * the setter's work to waiters that see DONE; acquire orders the list
-     * walk below after the registrants' release of WAITER/LOCK; seq_cst
-     * puts the set in the total order for plait_task_cancel's
-     * store-buffering pair with task_finish (task.c). */
-    uint32_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
+     * the setter's work to waiters that see DONE; acquire makes the nodes
+     * pushed by the registrants' release CASes visible (their CASes and
+     * this RMW are one modification order); seq_cst puts the set in the
+     * total order for plait_task_cancel's store-buffering pair with
+     * task_finish (task.c). This RMW is our last access to the event: after
+     * it no node can be pushed, and the list is ours. */
+    uintptr_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
     PLAIT_ASSERT(!(prev & PL_EV_DONE)); /* set once */
-    if (!(prev & PL_EV_WAITER))
-        return; /* no node can exist, and none can be added now: done */
-    /* Registrants hold LOCK only to push a node; they give up once DONE is
-     * set, so this spin is short. acquire: see their node writes. */
-    while (atomic_fetch_or_explicit(&e->state, PL_EV_LOCK, memory_order_acquire) & PL_EV_LOCK)
-        pl_cpu_relax();
-    /* A waiter cannot leave before RELEASED, so its node stays valid. */
-    for (struct pl_event_node *n = e->nodes; n != 0;) {
+    struct pl_event_node *n = (struct pl_event_node *)(prev & ~PL_EV_DONE);
+    while (n != NULL) {
+        /* Read everything we need from the node before releasing it: once
+         * released, its waiter may leave and the node be gone. */
         struct pl_event_node *next = n->next;
-        pl_parker_wake(n->parker);
+        struct pl_parker *p = n->parker;
+        /* release: our last access to the node; pairs with the waiter's
+         * acquire in pl_event_released / pl_event_leave. */
+        if (atomic_exchange_explicit(&n->rel, 1, memory_order_release) == 2)
+            pl_futex_wake(&n->rel, 1); /* a wake on the address only: no access */
+        /* A parker that outlives its wait (a worker's): a late wake is at
+         * worst a spurious one, which every parker tolerates. */
+        if (p != NULL)
+            pl_parker_wake(p);
         n = next;
     }
-    /* release: our last access; a waiter that acquires RELEASED may free
-     * the event. No one else writes the word now (DONE and LOCK set). */
-    atomic_store_explicit(&e->state, PL_EV_DONE | PL_EV_WAITER | PL_EV_RELEASED,
-                          memory_order_release);
 }
 
 bool pl_event_register(struct pl_event *e, struct pl_event_node *node)
 {
-    uint32_t s = atomic_load_explicit(&e->state, memory_order_relaxed);
-    for (;;) {
+    atomic_init(&node->rel, 0);
+    /* acquire (the load, and the CAS when it fails): a caller told "set"
+     * may leave at once, so it must have synchronised with the setter. */
+    uintptr_t s = atomic_load_explicit(&e->state, memory_order_acquire);
+    do {
         if (s & PL_EV_DONE)
             return false;
-        if (s & PL_EV_LOCK) {
-            pl_cpu_relax();
-            s = atomic_load_explicit(&e->state, memory_order_relaxed);
-            continue;
-        }
-        /* acquire: see the list as the previous holder left it. */
-        if (atomic_compare_exchange_weak_explicit(&e->state, &s, s | PL_EV_LOCK,
-                                                  memory_order_acquire, memory_order_relaxed))
-            break;
-    }
-    node->next = e->nodes;
-    e->nodes = node;
-    /* acq_rel: the RMWs on the state word are totally ordered; if our
-     * WAITER comes before the setter's DONE, the setter sees it and will
-     * walk the list (release makes our node visible to it). */
-    uint32_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_WAITER, memory_order_acq_rel);
-    if (prev & PL_EV_DONE) {
-        /* The setter came first and may not have seen WAITER: take our node
-         * back, and clear WAITER unless an earlier registrant had set it
-         * (then the setter saw it and will release). */
-        e->nodes = node->next;
-        uint32_t clear = PL_EV_LOCK | ((prev & PL_EV_WAITER) ? 0 : PL_EV_WAITER);
-        /* release: hands the list back. */
-        atomic_fetch_and_explicit(&e->state, ~clear, memory_order_release);
-        return false;
-    }
-    /* release: hands the list back to the next registrant or the setter. */
-    atomic_fetch_and_explicit(&e->state, ~PL_EV_LOCK, memory_order_release);
+        node->next = (struct pl_event_node *)s;
+        /* release: the node's fields reach the setter, whose RMW reads this
+         * CAS's value (or a later one in the same modification order). */
+    } while (!atomic_compare_exchange_weak_explicit(&e->state, &s, (uintptr_t)node,
+                                                    memory_order_release, memory_order_acquire));
     return true;
+}
+
+void pl_event_leave(struct pl_event_node *node)
+{
+    uint32_t r = 0;
+    /* acquire (both outcomes): pairs with the setter's release exchange. */
+    if (!atomic_compare_exchange_strong_explicit(&node->rel, &r, 2, memory_order_acquire,
+                                                 memory_order_acquire) &&
+        r == 1)
+        return; /* released already */
+    /* acquire: as above; the futex call rereads the word. */
+    while (atomic_load_explicit(&node->rel, memory_order_acquire) != 1)
+        pl_futex_wait(&node->rel, 2, 0);
 }

@@ -1,22 +1,21 @@
 /*
  * event — a one-shot completion event that any number of threads may wait
- * on, and that the setter may stop touching as soon as waiters can see it.
+ * on, and that the setter stops touching as soon as waiters can see it.
  *
- * Promise: pl_event_set is called once. A waiter first tests
- * pl_event_done; to sleep, it registers a node (pl_event_register) naming
- * its parker, re-checks, sleeps, and may leave (stop touching the event and
- * let its memory go) only when pl_event_can_leave says so. The setter's
- * last access to the event happens-before every waiter's successful
- * pl_event_can_leave, so the event may live on a stack or in a record that
- * the waiter frees right after.
+ * Promise: pl_event_set is called once. Its single read-modify-write of the
+ * state word is its last access to the event: a thread that sees the event
+ * set (pl_event_done) may free it at once. A waiter that wants to sleep
+ * registers a node (pl_event_register); the setter then wakes the node's
+ * parker, if it names one, and releases the node; the node (and, for a
+ * waiter that sleeps on the node itself, the whole waiter) may go away only
+ * once pl_event_leave has returned. Nothing here spins: a waiter that must
+ * wait for the setter sleeps on its node's word.
  *
- * The state word holds four bits:
- *   DONE      set once by the setter;
- *   WAITER    some node is registered (only ever set while DONE is clear,
- *             so a setter that sees no WAITER knows no node exists);
- *   LOCK      a registrant or the setter is using the node list;
- *   RELEASED  the setter has woken every node and will not touch the event
- *             again (only set when the setter saw WAITER).
+ * The state word holds the DONE bit and, above it, the stack of
+ * registered nodes (a Treiber stack that is only ever pushed, then taken
+ * whole by the setter's one RMW: no ABA, as in task_records.h's argument).
+ * A node's rel word: 0 registered, 1 released by the setter, 2 its waiter
+ * sleeps on it (futex) until released.
  */
 #ifndef PLAIT_EVENT_H
 #define PLAIT_EVENT_H
@@ -27,43 +26,45 @@
 
 struct pl_parker;
 
-#define PL_EV_DONE 1u
-#define PL_EV_WAITER 2u
-#define PL_EV_LOCK 4u
-#define PL_EV_RELEASED 8u
+#define PL_EV_DONE ((uintptr_t)1)
 
 struct pl_event_node {
-    struct pl_parker *parker;
+    struct pl_parker *parker; /* woken by the setter after release; may be NULL */
     struct pl_event_node *next;
+    _Atomic uint32_t rel;
 };
 
 struct pl_event {
-    _Atomic uint32_t state;
-    struct pl_event_node *nodes; /* under LOCK */
+    _Atomic uintptr_t state;
 };
 
 static inline void pl_event_init(struct pl_event *e)
 {
     atomic_init(&e->state, 0);
-    e->nodes = 0;
 }
 
-/* acquire: pairs with the setter's release RMW, so that what was done
- * before the event was set is visible to a waiter that sees it set. */
+/* acquire: pairs with the setter's RMW, so that what was done before the
+ * event was set is visible to a waiter that sees it set. */
 static inline bool pl_event_done(const struct pl_event *e)
 {
-    return atomic_load_explicit((_Atomic uint32_t *)&e->state, memory_order_acquire) & PL_EV_DONE;
+    return atomic_load_explicit((_Atomic uintptr_t *)&e->state, memory_order_acquire) &
+           PL_EV_DONE;
 }
 
-static inline bool pl_event_can_leave(const struct pl_event *e)
+/* Whether the setter has released a registered node. acquire: pairs with
+ * the setter's release exchange, so the event's publications are visible
+ * and the setter is done with the node. */
+static inline bool pl_event_released(const struct pl_event_node *n)
 {
-    /* acquire: pairs with the setter's release store of RELEASED. */
-    uint32_t s = atomic_load_explicit((_Atomic uint32_t *)&e->state, memory_order_acquire);
-    return (s & PL_EV_DONE) && (!(s & PL_EV_WAITER) || (s & PL_EV_RELEASED));
+    return atomic_load_explicit((_Atomic uint32_t *)&n->rel, memory_order_acquire) == 1;
 }
 
 void pl_event_set(struct pl_event *e);
-/* Registers node; false (and nothing registered) when already done. */
+/* Registers node (its parker set by the caller); false, and nothing
+ * registered, when the event is already set. */
 bool pl_event_register(struct pl_event *e, struct pl_event_node *node);
+/* After a successful register: returns once the setter has released the
+ * node (sleeping on it meanwhile). Then the node may go away. */
+void pl_event_leave(struct pl_event_node *node);
 
 #endif

@@ -121,6 +121,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     atomic_init(&g->cancel_reason, PLAIT_CANCEL_NONE);
     atomic_init(&g->async_state, 0);
     g->async_next = NULL;
+    atomic_init(&g->waiter, NULL);
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
@@ -156,8 +157,11 @@ int plait_group_wait(plait_group *g)
     if (cur != NULL && cur->task->group == g)
         return EDEADLK;
     begin_wait(g);
-    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside};
-    pl_wait_event(&g->done, &awaited);
+    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+    /* EDEADLK: the wait found that the group waits on us (further up than
+     * our own task); the group stays open. */
+    if (pl_wait_event(&g->done, &awaited) != 0)
+        return EDEADLK;
     /* The count is final: no task is left to touch the group. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
@@ -169,18 +173,20 @@ int plait_group_wait(plait_group *g)
             : (s & PL_G_TIMEDOUT)   ? ETIMEDOUT
             : (s & PL_G_CANCELLED) ? ECANCELED
                                     : 0;
+    /* The first waiter to get here fixes the result (a cancel after the
+     * end could change what a later one computes); the others read it. A
+     * CAS rather than a store after CLOSED: a waiter never spins on a
+     * closer that was preempted in between. acq_rel / acquire: the value
+     * is all that travels. */
+    int none = PL_NO_RESULT;
+    if (!atomic_compare_exchange_strong_explicit(&g->wait_result, &none, r, memory_order_acq_rel,
+                                                 memory_order_acquire))
+        r = none;
     /* acquire+release: plait_group_errors acquires CLOSED to read the
      * array. seq_cst: against plait_group_set_timeout (timer.c), which
      * sets had_deadline, then reads CLOSED: either it sees CLOSED and
      * refuses, or pl_timer_remove below sees had_deadline. */
-    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED)) {
-        /* release: publishes the result to the other waiters. */
-        atomic_store_explicit(&g->wait_result, r, memory_order_release);
-    } else {
-        /* acquire: pairs with the closer's release store. */
-        while ((r = atomic_load_explicit(&g->wait_result, memory_order_acquire)) == PL_NO_RESULT)
-            pl_cpu_relax();
-    }
+    atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst);
     pl_timer_remove(g->pool, g);
     return r;
 }
@@ -332,7 +338,9 @@ void plait_group_destroy(plait_group *g)
         return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
     if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
         pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
-        plait_group_wait(g);
+        if (plait_group_wait(g) == EDEADLK &&
+            !(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED))
+            return; /* from work the group waits on: the same */
     }
     if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
         pl_async_group_destroyed(g); /* the signal watcher is done with it */

@@ -80,13 +80,18 @@ static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_jo
             /* Stolen (or run by a wait nested in b): wait for it, stealing
              * from the thief first (leapfrogging). */
             struct pl_awaited awaited = {
-                w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL};
-            pl_wait_event(&f->done, &awaited);
+                w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL, &f->ctx,
+                NULL};
+            /* Never EDEADLK: a join child cannot be on its joiner's chain. */
+            (void)pl_wait_event(&f->done, &awaited);
             return f->code;
         }
         /* Work b's subtree left above our frame (spawned into a group it
-         * did not wait for): run it, then look again. */
-        pl_job_run(w, j);
+         * did not wait for): our join does not depend on it, so it runs
+         * aside, where it cannot hold us up by blocking (worker.h); then
+         * look again. */
+        if (pl_job_awaited(j, &f->ctx) || !pl_run_aside(w, j))
+            pl_run_nested(w, j); /* no fiber to be had: the old way */
         j = pl_deque_pop(&w->deque);
     }
 }
@@ -117,10 +122,17 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     struct pl_worker *w = pl_tls_worker;
     if (pl_unlikely(ctx == NULL || a == NULL || b == NULL || w == NULL || w->current != ctx))
         return EINVAL; /* from a foreign thread, or not the running task's own context */
-    /* No cancellation check here: a cancelled task's children see it at
-     * their first checkpoint, and the result below reports it. */
+    /* No cancellation decision here: a cancelled task's children see it at
+     * their first checkpoint, and the result below reports it. But the
+     * check refreshes ctx's epoch (one compare while nothing was
+     * cancelled), which the children inherit: with a stale one, every
+     * child's first check walks the whole join chain above it, quadratic
+     * in the nesting (59 s for 100,000 nested joins). */
+    (void)pl_ctx_cancelled(ctx);
     struct pl_join_frame f;
     f.job.run = run_stolen;
+    f.job.ctx = &f.ctx;
+    f.job.owner = &f.ctx;
     f.fn = a;
     f.arg = arg_a;
     pl_ctx_init_child(&f.ctx, ctx);
@@ -135,7 +147,9 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
         pl_lot_notify_local(&w->pool->lot);
 
     w->current = &cb;
-    int rb = b(&cb, arg_b);
+    /* b is a call, and so is every plait_join nested in it: when the stack
+     * runs low, the rest of the recursion continues on a fresh one. */
+    int rb = pl_likely(!pl_stack_low()) ? b(&cb, arg_b) : pl_call_on_fresh_stack(w, b, &cb, arg_b);
     w->current = ctx;
     pl_ctx_end(&cb);
     if (pl_unlikely(failed(rb)))

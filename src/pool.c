@@ -257,15 +257,19 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     pool->nworkers = n;
 
     unsigned started = 0;
-    int err = 0;
-    for (; started < n; started++) {
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err == 0 && o.stack_size != 0)
+        err = pthread_attr_setstacksize(&attr, o.stack_size);
+    for (; err == 0 && started < n; started++) {
         err = pl_fault_thread_next();
         if (err == 0)
-            err = pthread_create(&pool->workers[started].thread, NULL, pl_worker_main,
+            err = pthread_create(&pool->workers[started].thread, &attr, pl_worker_main,
                                  &pool->workers[started]);
         if (err != 0)
             break;
     }
+    pthread_attr_destroy(&attr);
     if (err != 0) {
         /* The workers that did start find no work and see stop. */
         stop_workers(pool, started);

@@ -62,6 +62,13 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
         return NULL; /* out of memory: the caller says ENOMEM */
     t->qlink = NULL;
     t->job.run = task_run;
+    t->job.ctx = &t->ctx;
+    if (g != NULL) {
+        t->job.owner = g;
+    } else {
+        t->job.owner = &t->ctx;
+        atomic_init(&t->waiter, NULL); /* read for lone tasks only */
+    }
     t->flags = flags;
     t->fn = fn;
     t->arg = arg;
@@ -475,8 +482,10 @@ int plait_task_wait(plait_task *t)
         return EDEADLK;
     /* The task itself may still be in the injection queue. */
     struct pl_awaited awaited = {t->ctx.pool, -1,
-                                 (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL};
-    pl_wait_event(&t->done, &awaited);
+                                 (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL,
+                                 &t->ctx, t->group == NULL ? &t->waiter : NULL};
+    if (pl_wait_event(&t->done, &awaited) != 0)
+        return EDEADLK; /* the task waits on us, further up */
     return t->code;
 }
 

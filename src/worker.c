@@ -4,25 +4,39 @@
  * Where a worker looks for a job, in order: every 61st time the injection
  * queue first (so foreign work cannot starve behind a busy worker); its
  * own deque (newest first: cache-warm, depth-first); the injection queue;
- * then, when it waits on something a thief took, that thief's deque
- * (leapfrogging, as Lace and Wool do: what the thief spawns is the awaited
- * work); then the other deques from a random start.
+ * then the other deques from a random start.
  *
- * A wait on a worker runs only work that can advance what it waits for,
- * so that it is not held up by an unrelated long task (oneTBB issue #942):
- * its own deque (what the awaited work spawned), the thief's deque, the
- * other deques (where the awaited tasks or their children are), and the
- * injection queue only when the awaited work entered through it (a group
- * fed from foreign threads, a submitted task), or when every worker of the
- * pool is inside a wait: then nobody else would run injected work, and the
- * awaited work may depend on it (a task that runs until a failing sibling,
- * spawned from outside, cancels it). The injection queue is FIFO, so such
- * a wait may still pick up unrelated work queued before. Whatever the
- * rules miss (a busy task elsewhere that needs an unrelated injected task:
- * a cancel, a flag), the decline clock covers: a wait takes injected work
- * it declined for PL_DECLINE_NS anyway, so a preference can delay work but
- * never strand it. Sleeping decliners are woken only for that clock, for
- * a group's first injection, or when every worker waits.
+ * A wait runs only what it depends on. A job run inside a wait is nested
+ * on the waiter's stack: the wait cannot return before the job does. If
+ * the wait's own completion already depends on the job, that adds no
+ * dependency the program did not have, so it can never close a cycle of
+ * waits; if not, the job may wait on the very task that waits below it
+ * (rule 7's deadlock: A waits on its group, runs an unrelated B that B's
+ * spawner queued, and B waits on A). So a wait runs a job it finds only
+ * when pl_job_awaited says the awaited work depends on it: a task of the
+ * awaited group, a join child of the awaited context, or anything nested
+ * under those whose enclosing wait is part of the chain. Anything else it
+ * finds it puts back (its own deque, where others may steal it), and it
+ * declines the injection queue unless the awaited work may be there. That
+ * is also what keeps a wait from being held up by an unrelated long task
+ * (oneTBB issue #942), on its own deque too.
+ *
+ * Declined work must not be stranded: a busy task elsewhere may need it
+ * (a cancel, a flag). A wait that has declined work for PL_DECLINE_NS, or
+ * at once when every worker of the pool is inside a wait, runs it anyway,
+ * but aside: on a fiber of its own (fiber.h). If that job blocks in a
+ * wait, its fiber is suspended and the worker carries on where it was; a
+ * suspended fiber is resumed by its worker once its awaited event has
+ * released it (every wait loop and the scheduler loop look). So no job a
+ * wait did not depend on is ever between the wait and its return, except
+ * for the time such a job computes without blocking. No thread is ever
+ * added: a pool has its workers and its timer, nothing else; the fibers
+ * of a worker are bounded by PL_MAX_FIBERS (past it, a wait declines and
+ * sleeps instead, as if the work were not there).
+ *
+ * Nested work never overflows a stack: a job that a wait runs nested, and
+ * plait_join's b, move to a fresh stack when less than PL_STACK_RESERVE is
+ * left, and return to the old one when done (a segmented stack).
  *
  * An idle worker searches for a while (counted as searching, so producers
  * do not wake anyone), then parks. A searcher that finds work and was the
@@ -30,7 +44,7 @@
  * a quiet pool, one submitted task costs one wake-up, not two (park.h).
  * A waiting worker with nothing to run sleeps on its parker, registered
  * both in the lot (new work wakes it) and on the awaited event (completion
- * wakes it).
+ * wakes it); a suspended fiber's node names the same parker.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +57,7 @@
 
 #include "worker.h"
 
+#include "alloc.h"
 #include "futex.h"
 
 #define PL_INJECT_EVERY 61
@@ -52,11 +67,11 @@
  * latency with 2 cores). About 20-40 us in all. */
 #define PL_IDLE_SPINS 24
 #define PL_WAIT_SPINS 24
-/* How long a wait declines injected work it does not prefer before it
- * takes it anyway (find_job_waiting). Long enough that a wait is not held
- * up by an unrelated task when its own work finishes soon (oneTBB #942);
- * short enough to bound the stall when every other worker is busy with
- * work that needs the injected task. */
+/* How long a wait declines work it does not depend on before it runs it
+ * aside anyway (the decline clock, pl_wait_event). Long enough that a wait
+ * is not held up by an unrelated task when its own work finishes soon
+ * (oneTBB #942); short enough to bound the stall when every other worker
+ * is busy with work that needs the declined task. */
 #define PL_DECLINE_NS 100000000u
 
 PL_TLS struct pl_worker *pl_tls_worker;
@@ -147,66 +162,325 @@ static bool all_workers_waiting(const struct plait_pool *pool)
     return true;
 }
 
-/* Whether a group of a task on w's stack (the tasks it runs, each inside
- * the wait of the one below) was fed from outside: an injected task of it
- * may be what the awaited work depends on (a sibling whose failure
- * cancels it). Every task on the stack is running, so its group is alive;
- * a join child's context names its root task, whose stack it extends. */
-static bool stack_fed_from_outside(const struct pl_worker *w)
+/* ---- What a wait depends on ------------------------------------------ */
+
+/* Longest chain a walk follows; past it a job counts as not awaited (a
+ * wait then only declines it: that costs parallelism, never liveness) and
+ * a cycle goes unreported. */
+#define PL_CHAIN_MAX 256
+
+/* Whether target is on c's chain: c, its join parents, its task's root
+ * context, that task's group, the context waiting on that group (or on
+ * the lone task), and so on up. Each step goes from a piece of work to
+ * something whose completion requires it; each record is alive while c is
+ * unfinished (the walk's callers hold c's job, or run c): a parent context
+ * outlives its join children, a group its unfinished tasks, and a waiting
+ * context its wait, which cannot return while the group or task it waits
+ * on is unfinished. */
+static bool chain_reaches(const struct plait_ctx *c, const void *target)
 {
-    for (const struct plait_ctx *c = w->current; c != NULL; c = c->task->outer) {
-        const struct plait_group *g = c->task->group;
-        /* relaxed: as in may_take_injected. */
-        if (g != NULL && atomic_load_explicit(&g->fed_from_outside, memory_order_relaxed))
+    for (unsigned i = 0; c != NULL && i < PL_CHAIN_MAX; i++) {
+        if ((const void *)c == target)
             return true;
+        if (c->parent != NULL) {
+            c = c->parent;
+            continue;
+        }
+        const struct plait_task *t = c->task;
+        const struct plait_group *g = t->group;
+        if (g != NULL && (const void *)g == target)
+            return true;
+        /* acquire: pairs with the waiter's release store (record_waiter). */
+        c = atomic_load_explicit(g != NULL ? &g->waiter : &t->waiter, memory_order_acquire);
     }
     return false;
 }
 
-/* Whether a wait for s may take injected work now. Not cheap
- * (the stack walk is as deep as the nesting): only when the injection
- * queue holds something and nothing else was found. */
-static bool may_take_injected(const struct pl_worker *w, const struct pl_awaited *s)
+bool pl_job_awaited_slow(const struct pl_job *j, const void *target)
 {
-    /* A wait on another pool's work: nothing here advances it, and this
-     * pool's own injected work must not starve behind the wait.
-     * relaxed: the flags are hints refreshed at every look; a sleeping
-     * waiter's re-check follows its prepare RMW, a group's first
-     * injection wakes every declining sleeper (pool.c), and the decline
-     * clock bounds what a stale read can cost. */
-    return s->pool != w->pool ||
-           (s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed)) ||
-           stack_fed_from_outside(w) || all_workers_waiting(w->pool);
+    return chain_reaches(j->ctx, target);
 }
 
-/* A wait's look for work: the thieves before the injection queue (file
- * comment). The decline clock: injected work this wait may not take is
- * taken anyway once it has declined it for PL_DECLINE_NS, so that nothing
- * waits forever behind a preference (a task busy elsewhere may depend on
- * it: a cancel, a flag it sets). *declined_since is 0 until the first
- * decline. */
-static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_awaited *s,
-                                       uint64_t *declined_since)
+
+/* A context on a worker that waits on the target is its waiter. */
+static void record_waiter(const struct pl_worker *w, const struct pl_awaited *s)
 {
-    struct pl_job *j;
-    if ((j = pl_deque_pop(&w->deque)) != NULL)
-        return j;
-    if ((j = steal_any(w, s->pool == w->pool ? s->victim : -1)) != NULL)
-        return j;
-    if (!pl_inject_maybe_nonempty(&w->pool->inject)) {
-        *declined_since = 0; /* what we declined went elsewhere */
+    if (s->waiter == NULL || w->current == NULL)
+        return;
+    /* A store, not a CAS, and whoever came first or last: of several
+     * waiters, any may stay recorded, as each is a context waiting on the
+     * unfinished target. release: publishes the waiting context's chain to
+     * the walks (chain_reaches' acquire). */
+    atomic_store_explicit(s->waiter, w->current, memory_order_release);
+}
+
+/* A wait that returns EDEADLK leaves the target unfinished, and its
+ * context may end before the target does: it must not stay recorded. (A
+ * walk that read it just before may still be following it: the one
+ * window left, and only in a program with a cycle of waits.) */
+static void unrecord_waiter(const struct pl_worker *w, const struct pl_awaited *s)
+{
+    struct plait_ctx *me = w->current;
+    if (s->waiter != NULL)
+        /* release: as record_waiter; relaxed on failure: another waiter
+         * is recorded, and stays. */
+        atomic_compare_exchange_strong_explicit(s->waiter, &me, NULL, memory_order_release,
+                                                memory_order_relaxed);
+}
+
+/* ---- Fibers: stacks of the worker's own (fiber.h) --------------------- */
+
+/* Suspended fibers per worker, at most; spare ones kept for reuse. */
+#define PL_MAX_FIBERS 4096u
+#define PL_SPARE_FIBERS 16u
+
+struct pl_wfiber {
+    struct pl_fiber *f;
+    struct pl_wfiber *next; /* w->suspended or w->spare_fibers */
+    struct pl_worker *w;
+    bool suspendable; /* false: a fresh stack for nested work, never suspended */
+    /* What it runs: a job, or a call. */
+    struct pl_job *job;
+    plait_fn fn;
+    plait_ctx *ctx;
+    void *arg;
+    int *result;
+    /* The worker's state on it, while suspended. */
+    struct plait_ctx *current;
+    unsigned depth;      /* waits entered on it */
+    unsigned base_depth; /* the resumer's */
+    struct pl_event_node *node; /* released when it may go on */
+};
+
+static struct pl_wfiber *fiber_get(struct pl_worker *w)
+{
+    struct pl_wfiber *wf = w->spare_fibers;
+    if (wf != NULL) {
+        w->spare_fibers = wf->next;
+        w->nspare_fibers--;
+        return wf;
+    }
+    wf = pl_malloc(sizeof *wf);
+    if (wf == NULL)
+        return NULL;
+    if ((wf->f = pl_fiber_create()) == NULL) {
+        pl_free(wf);
         return NULL;
     }
-    if (!may_take_injected(w, s)) {
-        uint64_t now = pl_now_ns();
-        if (*declined_since == 0) {
-            *declined_since = now;
-            return NULL;
-        }
-        if (now - *declined_since < PL_DECLINE_NS)
-            return NULL;
+    wf->w = w;
+    return wf;
+}
+
+static void fiber_put(struct pl_worker *w, struct pl_wfiber *wf)
+{
+    if (w->nspare_fibers < PL_SPARE_FIBERS) {
+        wf->next = w->spare_fibers;
+        w->spare_fibers = wf;
+        w->nspare_fibers++;
+        return;
     }
-    return take_injected(w->pool);
+    pl_fiber_destroy(wf->f);
+    pl_free(wf);
+}
+
+static void fiber_body(void *arg)
+{
+    struct pl_wfiber *wf = arg;
+    if (wf->job != NULL)
+        pl_job_run(wf->w, wf->job);
+    else
+        *wf->result = wf->fn(wf->ctx, wf->arg);
+}
+
+/* Starts or resumes wf; returns when it is done or suspended. A fresh
+ * stack for nested work changes nothing else: the work on it restores
+ * what it changes, as it would on this stack. A suspendable fiber carries
+ * the worker's running context and its part of the wait depth. */
+static void fiber_enter(struct pl_worker *w, struct pl_wfiber *wf, bool start)
+{
+    if (!wf->suspendable) {
+        pl_fiber_start(wf->f, fiber_body, wf);
+        fiber_put(w, wf);
+        return;
+    }
+    struct plait_ctx *cur = w->current;
+    struct pl_wfiber *outer = w->fiber;
+    /* relaxed: only this thread writes its depth (wait_enter). */
+    unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
+    wf->base_depth = depth;
+    w->fiber = wf;
+    if (start) {
+        pl_fiber_start(wf->f, fiber_body, wf);
+    } else {
+        w->current = wf->current;
+        atomic_store_explicit(&w->wait_depth, depth + wf->depth, memory_order_relaxed);
+        pl_fiber_resume(wf->f);
+    }
+    w->current = cur;
+    w->fiber = outer;
+    atomic_store_explicit(&w->wait_depth, depth, memory_order_relaxed);
+    if (pl_fiber_done(wf->f))
+        fiber_put(w, wf);
+}
+
+/* From a wait on the suspendable fiber w->fiber with nothing to do: back
+ * to whoever runs under it, until node is released. */
+static void fiber_suspend(struct pl_worker *w, struct pl_event_node *node)
+{
+    struct pl_wfiber *wf = w->fiber;
+    wf->current = w->current;
+    wf->depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed) - wf->base_depth;
+    wf->node = node;
+    wf->next = w->suspended;
+    w->suspended = wf;
+    w->nsuspended++;
+    pl_fiber_yield(wf->f);
+    /* Resumed: fiber_enter restored our context and depth. */
+}
+
+/* Resumes one suspended fiber that may go on; false if none. */
+static __attribute__((noinline)) bool resume_ready_slow(struct pl_worker *w)
+{
+    for (struct pl_wfiber **pp = &w->suspended; *pp != NULL; pp = &(*pp)->next) {
+        struct pl_wfiber *wf = *pp;
+        if (pl_event_released(wf->node)) {
+            *pp = wf->next;
+            w->nsuspended--;
+            fiber_enter(w, wf, false);
+            return true;
+        }
+    }
+    return false;
+}
+
+static inline bool resume_ready(struct pl_worker *w)
+{
+    return pl_unlikely(w->suspended != NULL) && resume_ready_slow(w);
+}
+
+static bool fiber_ready(const struct pl_worker *w)
+{
+    for (const struct pl_wfiber *wf = w->suspended; wf != NULL; wf = wf->next)
+        if (pl_event_released(wf->node))
+            return true;
+    return false;
+}
+
+void pl_run_on_fresh_stack(struct pl_worker *w, struct pl_job *j)
+{
+    struct pl_wfiber *wf = fiber_get(w);
+    if (wf == NULL) {
+        pl_job_run(w, j); /* out of memory for a stack: nothing better */
+        return;
+    }
+    wf->suspendable = false;
+    wf->job = j;
+    fiber_enter(w, wf, true);
+}
+
+bool pl_run_aside(struct pl_worker *w, struct pl_job *j)
+{
+    struct pl_wfiber *wf;
+    if (w->nsuspended >= PL_MAX_FIBERS || (wf = fiber_get(w)) == NULL)
+        return false;
+    wf->suspendable = true;
+    wf->job = j;
+    fiber_enter(w, wf, true);
+    return true;
+}
+
+int pl_call_on_fresh_stack(struct pl_worker *w, plait_fn fn, plait_ctx *ctx, void *arg)
+{
+    struct pl_wfiber *wf = fiber_get(w);
+    if (wf == NULL)
+        return fn(ctx, arg);
+    int r = 0;
+    wf->suspendable = false;
+    wf->job = NULL;
+    wf->fn = fn;
+    wf->ctx = ctx;
+    wf->arg = arg;
+    wf->result = &r;
+    fiber_enter(w, wf, true);
+    return r;
+}
+
+static void fibers_free(struct pl_worker *w)
+{
+    PLAIT_ASSERT(w->suspended == NULL);
+    while (w->spare_fibers != NULL) {
+        struct pl_wfiber *wf = w->spare_fibers;
+        w->spare_fibers = wf->next;
+        pl_fiber_destroy(wf->f);
+        pl_free(wf);
+    }
+    w->nspare_fibers = 0;
+}
+
+/* ---- A wait's look for work ------------------------------------------- */
+
+/* Whether a wait may take injected work: its awaited work may be there.
+ * relaxed: the flags are hints refreshed at every look; a sleeping
+ * waiter's re-check follows its prepare RMW, a group's first injection
+ * wakes every declining sleeper (pool.c), and the decline clock bounds
+ * what a stale read can cost. */
+static bool may_take_injected(const struct pl_awaited *s)
+{
+    return s->injected != NULL && atomic_load_explicit(s->injected, memory_order_relaxed);
+}
+
+/* A job the wait may not run goes back where others find it: our deque
+ * (stealable; a sleeping worker is told). If the deque cannot grow, it
+ * runs aside, or, without a fiber either, here after all (out of memory:
+ * the old behaviour, the only choice left). */
+static void set_aside(struct pl_worker *w, struct pl_job *j)
+{
+    if (pl_deque_push(&w->deque, j) == 0) {
+        pl_lot_notify_local(&w->pool->lot);
+        return;
+    }
+    if (!pl_run_aside(w, j))
+        pl_job_run(w, j);
+}
+
+/* One look for a job the wait depends on: its own deque (the newest, and
+ * the oldest: what it wants may lie under something it declines), the
+ * other deques (the thief first: leapfrogging), the injection queue when
+ * the awaited work may be there. *declined: it saw work it may not run. */
+static struct pl_job *find_job_waiting(struct pl_worker *w, const struct pl_awaited *s,
+                                       bool *declined, struct pl_job *j)
+{
+    void *item;
+    if (j != NULL) { /* the newest job of our own deque, popped by the caller */
+        if (pl_job_awaited(j, s->target))
+            return j;
+        *declined = true;
+        set_aside(w, j);
+        /* The owner may steal from its own deque like any thief. */
+        if (pl_deque_steal(&w->deque, &item) == PL_STEAL_OK) {
+            j = item;
+            if (pl_job_awaited(j, s->target))
+                return j;
+            set_aside(w, j); /* to the bottom: a rotation, one per look */
+        }
+    }
+    if ((j = steal_any(w, s->pool == w->pool ? s->victim : -1)) != NULL) {
+        if (pl_job_awaited(j, s->target))
+            return j;
+        *declined = true;
+        set_aside(w, j);
+    }
+    if (pl_inject_maybe_nonempty(&w->pool->inject)) {
+        if (!may_take_injected(s)) {
+            *declined = true;
+        } else if ((j = take_injected(w->pool)) != NULL) {
+            if (pl_job_awaited(j, s->target))
+                return j;
+            *declined = true;
+            set_aside(w, j);
+        }
+    }
+    return NULL;
 }
 
 static bool deque_work_visible(struct plait_pool *pool)
@@ -237,8 +511,9 @@ static bool wake_a_taker(struct plait_pool *pool)
     if (!pl_lot_notify(&pool->lot, PL_WAKE_TAKER))
         return true;
     /* Only waiters that decline injected work sleep. If every worker is in
-     * a wait, nobody else will take it: wake one of them, and it will
-     * (may_take_injected). The notify's RMW pairs with wait_enter's:
+     * a wait, nobody else will take it: wake one of them, and it runs it
+     * (aside, if it does not depend on it: the every-worker-waits rule of
+     * pl_wait_event). The notify's RMW pairs with wait_enter's:
      * either it sees our put, or we see its depth. */
     if (all_workers_waiting(pool)) {
         pl_lot_notify(&pool->lot, PL_WAKE_ANY);
@@ -249,9 +524,9 @@ static bool wake_a_taker(struct plait_pool *pool)
 
 void pl_notify_injected(struct plait_pool *pool)
 {
-    /* Else wake a decliner whose clock does not run yet: it takes the work
-     * after PL_DECLINE_NS if nobody else has (a busy worker's task may be
-     * what the awaited work waits for). */
+    /* Else wake a decliner whose clock does not run yet: it runs the work
+     * aside after PL_DECLINE_NS if nobody else has taken it (a busy
+     * worker's task may be what the awaited work waits for). */
     if (!wake_a_taker(pool))
         pl_lot_notify(&pool->lot, PL_WAKE_DECLINER);
 }
@@ -284,7 +559,7 @@ static void wait_enter(struct pl_worker *w)
 static inline void wait_leave(struct pl_worker *w)
 {
     /* relaxed: only this worker writes its depth; a reader that sees a
-     * stale non-zero may take injected work a little early, which is
+     * stale non-zero may run declined work aside a little early, which is
      * always allowed. */
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
     atomic_store_explicit(&w->wait_depth, depth - 1, memory_order_relaxed);
@@ -323,43 +598,139 @@ static void wait_foreign(struct pl_event *e)
 {
     for (unsigned spins = 0; spins < 256 && !pl_event_done(e); spins++)
         pl_cpu_relax();
-    if (!pl_event_done(e)) {
-        struct pl_parker p;
-        struct pl_event_node node = {.parker = &p, .next = NULL};
-        /* relaxed: only we and the event's setter (after registration)
-         * touch the word. */
-        atomic_store_explicit(&p.word, 1, memory_order_relaxed);
-        if (pl_event_register(e, &node))
-            pl_parker_sleep(&p, 0); /* only the setter wakes this parker */
-    }
-    while (!pl_event_can_leave(e))
-        pl_cpu_relax();
+    struct pl_event_node node = {.parker = NULL, .next = NULL};
+    /* The setter releases the node as its last access to it, and we sleep
+     * on the node's own word until then: woken, we may leave at once. */
+    if (pl_event_register(e, &node))
+        pl_event_leave(&node);
 }
 
-void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
+/* Set, as far as this waiter may look: once it has registered a node, it
+ * reads only the node (another waiter may free the event once it is set). */
+static inline bool wait_over(const struct pl_event *e, const struct pl_event_node *node,
+                             bool registered)
 {
-    if (pl_event_can_leave(e))
-        return;
+    return registered ? pl_event_released(node) : pl_event_done(e);
+}
+
+int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
+{
+    if (pl_event_done(e))
+        return 0; /* the setter's RMW was its last access */
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL) {
         wait_foreign(e);
-        return;
+        return 0;
     }
+    /* Before anything runs nested: work under the target counts as
+     * awaited, and a cycle through it sees us waiting. */
+    record_waiter(w, awaited);
     struct pl_lot *lot = &w->pool->lot;
-    struct pl_event_node node = {.parker = &w->parker, .next = NULL};
+    struct pl_event_node node; /* filled in when registered */
     bool registered = false;
     bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
     uint64_t declined_since = 0;
+    bool can_aside = true;
+    bool cycle_checked = false;
+    bool stack_low = pl_stack_low();
+    int result = 0;
     wait_enter(w);
-    while (!pl_event_done(e)) {
-        struct pl_job *j = find_job_waiting(w, awaited, &declined_since);
-        if (j != NULL) {
+    while (!wait_over(e, &node, registered)) {
+        /* The common case first: the newest job of our own deque is
+         * awaited work (a suspended fiber waits until it runs dry). */
+        struct pl_job *j = pl_deque_pop(&w->deque);
+        if (pl_likely(j != NULL) && pl_likely(j->owner == awaited->target)) {
+            if (pl_unlikely(searching)) {
+                searching = false;
+                search_found(w);
+            }
+            if (pl_likely(!stack_low))
+                pl_job_run(w, j);
+            else
+                pl_run_on_fresh_stack(w, j);
+            spins = 0;
+            continue;
+        }
+        if (pl_unlikely(w->suspended != NULL) && fiber_ready(w)) {
+            if (j != NULL)
+                set_aside(w, j); /* not held out of sight while the fiber runs */
+            resume_ready(w);
+            spins = 0;
+            continue;
+        }
+        bool declined = false;
+        j = find_job_waiting(w, awaited, &declined, j);
+        if (pl_likely(j != NULL)) {
             if (searching) {
                 searching = false;
                 search_found(w);
             }
-            pl_job_run(w, j);
+            /* This loop's frame stays where it is: one stack check serves
+             * every job it runs. */
+            if (pl_likely(!stack_low))
+                pl_job_run(w, j);
+            else
+                pl_run_on_fresh_stack(w, j);
+            spins = 0;
+            continue;
+        }
+        if (declined) {
+            /* The decline clock (file comment): the declined work runs
+             * aside, where it cannot hold us up by blocking. */
+            uint64_t now = pl_now_ns();
+            if (declined_since == 0)
+                declined_since = now;
+            else if (can_aside &&
+                     (now - declined_since >= PL_DECLINE_NS || all_workers_waiting(w->pool)) &&
+                     (j = find_job(w)) != NULL && !pl_job_awaited(j, awaited->target)) {
+                if (searching) {
+                    searching = false;
+                    search_found(w);
+                }
+                if (pl_run_aside(w, j)) {
+                    spins = 0;
+                } else {
+                    /* No fiber (PL_MAX_FIBERS, or no memory): decline on,
+                     * and sleep until something changes (file comment). */
+                    set_aside(w, j);
+                    can_aside = false;
+                }
+                continue;
+            }
+        } else {
+            declined_since = 0; /* what we declined went elsewhere */
+        }
+        if (j != NULL) { /* the clock found awaited work after all */
+            pl_run_nested(w, j);
+            spins = 0;
+            continue;
+        }
+        /* About to block for the first time: a cycle of waits would block
+         * for ever. The walk is as long as the nesting, so it is done here,
+         * once, rather than by every wait (before a node is registered:
+         * EDEADLK leaves nothing behind on the event). */
+        if (!cycle_checked) {
+            cycle_checked = true;
+            if (w->current != NULL && chain_reaches(w->current, awaited->target)) {
+                result = EDEADLK;
+                unrecord_waiter(w, awaited);
+                break;
+            }
+        }
+        /* On a fiber run aside: nothing to do here means nothing to do on
+         * this fiber until the event is set; the worker goes on below. */
+        if (w->fiber != NULL) {
+            if (searching) {
+                searching = false;
+                search_declined(w);
+            }
+            if (!registered) {
+                node.parker = &w->parker;
+                if (!(registered = pl_event_register(e, &node)))
+                    break; /* set meanwhile */
+            }
+            fiber_suspend(w, &node);
             spins = 0;
             continue;
         }
@@ -373,21 +744,25 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
             searching = false;
             search_declined(w);
         }
-        bool injected = may_take_injected(w, awaited);
-        /* Declining queued work: sleep no longer than the decline clock. */
-        uint64_t deadline = declined_since != 0 ? declined_since + PL_DECLINE_NS : 0;
+        bool injected = may_take_injected(awaited);
+        /* Declining work: sleep no longer than the decline clock. */
+        uint64_t deadline = declined_since != 0 && can_aside ? declined_since + PL_DECLINE_NS : 0;
         pl_lot_prepare(lot, &w->parker, false,
                        injected ? PL_PARK_TAKES
                        : deadline != 0 ? PL_PARK_DECLINES_TIMED
                                        : PL_PARK_DECLINES);
-        if (!registered)
+        if (!registered) {
+            node.parker = &w->parker; /* the node is the setter's once registered */
             registered = pl_event_register(e, &node);
-        /* After prepare's RMW: the depth of a worker that entered its wait
-         * meanwhile, and a group's first feed, are visible now. Queued
-         * injected work we decline does not keep us awake: the clock's
-         * deadline ends the sleep. */
-        injected = injected || may_take_injected(w, awaited);
-        if (pl_event_done(e) || work_visible(w, injected) ||
+        }
+        /* After prepare's RMW: a group's first feed is visible now. Work
+         * we declined does not keep us awake (nor do we know it from new
+         * work): the clock's deadline ends the sleep, and a worker that
+         * pushes work where we could steal it wakes a sleeper itself. */
+        injected = injected || may_take_injected(awaited);
+        if (wait_over(e, &node, registered) || fiber_ready(w) ||
+            (declined_since == 0 && work_visible(w, injected)) ||
+            (injected && pl_inject_maybe_nonempty(&w->pool->inject)) ||
             (deadline != 0 && pl_now_ns() >= deadline)) {
             searching = pl_lot_leave(lot, &w->parker);
             continue;
@@ -395,14 +770,16 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         pl_parker_sleep(&w->parker, deadline);
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
+        can_aside = true; /* woken: a fiber may have finished */
     }
     wait_leave(w);
     /* A wake-up handed to us that we did not use goes on to the next
      * sleeper, if there is work for it. */
     if (searching)
         search_found(w);
-    while (!pl_event_can_leave(e))
-        pl_cpu_relax();
+    if (registered)
+        pl_event_leave(&node); /* released already: returns at once */
+    return result;
 }
 
 static void name_thread(struct pl_worker *w)
@@ -419,6 +796,7 @@ void *pl_worker_main(void *arg)
     struct plait_pool *pool = w->pool;
     struct pl_lot *lot = &pool->lot;
     pl_tls_worker = w;
+    pl_stack_thread_init();
     name_thread(w);
     if (pool->opts.on_thread_start != NULL)
         pool->opts.on_thread_start(w->index, pool->opts.userdata);
@@ -429,6 +807,10 @@ void *pl_worker_main(void *arg)
     bool searching = false;
     unsigned spins = 0;
     for (;;) {
+        if (resume_ready(w)) {
+            spins = 0;
+            continue;
+        }
         struct pl_job *j = find_job(w);
         if (j != NULL) {
             if (searching) {
@@ -452,7 +834,8 @@ void *pl_worker_main(void *arg)
         }
         pl_lot_prepare(lot, &w->parker, searching, PL_PARK_TAKES);
         searching = false;
-        if (work_visible(w, true) || atomic_load_explicit(&pool->stop, memory_order_acquire)) {
+        if (work_visible(w, true) || fiber_ready(w) ||
+            atomic_load_explicit(&pool->stop, memory_order_acquire)) {
             /* Searching again, not merely awake: a producer may have
              * skipped its wake-up because we were searching, and the
              * search_found that ends this search passes it on. */
@@ -462,18 +845,26 @@ void *pl_worker_main(void *arg)
             spins = PL_IDLE_SPINS / 2;
             continue;
         }
-        /* seq_cst: destroy reads idle after setting shutting_down. */
-        uint32_t idle = atomic_fetch_add_explicit(&pool->idle, 1, memory_order_seq_cst) + 1;
-        if (idle == pool->nworkers &&
-            atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst))
-            pl_futex_wake(&pool->idle, INT_MAX);
+        /* A worker with suspended fibers is not idle: their tasks are
+         * unfinished, and destroy must wait for them. Their events wake
+         * this parker (their nodes name it). */
+        bool idle_now = w->suspended == NULL;
+        if (idle_now) {
+            /* seq_cst: destroy reads idle after setting shutting_down. */
+            uint32_t idle = atomic_fetch_add_explicit(&pool->idle, 1, memory_order_seq_cst) + 1;
+            if (idle == pool->nworkers &&
+                atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst))
+                pl_futex_wake(&pool->idle, INT_MAX);
+        }
         pl_parker_sleep(&w->parker, 0);
-        atomic_fetch_sub_explicit(&pool->idle, 1, memory_order_seq_cst);
+        if (idle_now)
+            atomic_fetch_sub_explicit(&pool->idle, 1, memory_order_seq_cst);
         searching = pl_lot_leave(lot, &w->parker);
         spins = 0;
     }
     if (searching)
         search_found(w);
+    fibers_free(w);
     if (pool->opts.on_thread_stop != NULL)
         pool->opts.on_thread_stop(w->index, pool->opts.userdata);
     pl_tls_worker = NULL;
