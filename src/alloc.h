@@ -26,7 +26,7 @@ void *pl_malloc_aligned(size_t size);
  * plait_group_destroy) calls pl_trim_if_due, which runs malloc_trim(0)
  * once PL_TRIM_BYTES were counted since the last trim. Never on a spawn
  * or run path: a trim costs about as much as freeing what it returns. */
-#define PL_TRIM_BYTES ((size_t)32 << 20)
+#define PL_TRIM_BYTES ((size_t)8 << 20)
 void pl_free_counted(void *p, size_t size);
 void pl_trim_if_due(void);
 
