@@ -40,7 +40,7 @@ case "$sanitize" in
     *) echo "test.sh: --sanitize takes 'thread' or 'address'" >&2; exit 2 ;;
 esac
 if [ -z "$label" ] && [ $exclude_set -eq 0 ]; then
-    exclude='^(stress|fuzz)$'
+    exclude='^(stress|fuzz|browser)$'
 fi
 
 bash scripts/deps.sh

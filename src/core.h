@@ -127,7 +127,24 @@ struct plait_group {
      * on it may need to take injected work to make progress (pool.c sets
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
+    /* observe.h: the name (interned, never freed: names.c), the place in
+     * a live-group list (that list's lock, for the dump), and the creation
+     * time when a trace was on (trace.c). */
+    _Atomic(const char *) name;
+    struct pl_live_groups *live;
+    struct plait_group *live_prev, *live_next;
+    uint64_t born_ns;
 };
+
+/* observe.h: the groups created on one worker (or outside the workers),
+ * which the dump walks. */
+struct pl_live_groups {
+    struct pl_spin lock;
+    struct plait_group *head; /* doubly linked through live_* */
+};
+
+struct pl_observer;
+struct pl_pool_observer;
 
 struct pl_worker {
     PL_CACHE_ALIGNED struct pl_deque deque;
@@ -136,6 +153,13 @@ struct pl_worker {
     pthread_t thread;
     struct pl_parker parker;
     struct plait_ctx *current; /* the running context, or NULL */
+    /* observe.h: the hooks' one branch (PL_OBS_* bits), the running task's
+     * context for the dump (written by this worker only), the trace
+     * buffer and the published waits, and the groups created here. */
+    _Atomic uint32_t observe;
+    _Atomic(struct plait_ctx *) running;
+    struct pl_observer *obs;
+    struct pl_live_groups live;
     uint64_t rng;
     unsigned tick;
     /* Waits this worker is inside (nested); written by this worker only,
@@ -174,6 +198,7 @@ struct plait_pool {
     struct pl_timer *timer;
     pthread_mutex_t timer_start_lock;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
+    struct pl_pool_observer *obs; /* observe.h: trace, dump, foreign waiters */
 };
 
 /* Counter bumps for single-writer counters. */

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cancel.h"
 #include "debug.h"
+#include "observe.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -78,6 +79,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
         pl_nested_register(g, cur);
+    pl_obs_group_created(g, w);
     *out = g;
     return 0;
 }
@@ -110,7 +112,9 @@ int plait_group_wait(plait_group *g)
         return EDEADLK;
     begin_wait(g);
     struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside};
+    pl_obs_wait_begin(pl_tls_worker, PL_WAIT_GROUP, g, g->pool);
     pl_wait_event(&g->done, &awaited);
+    pl_obs_wait_end(pl_tls_worker);
     /* The count is final: no task is left to touch the group. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
@@ -129,6 +133,7 @@ int plait_group_wait(plait_group *g)
     if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED)) {
         /* release: publishes the result to the other waiters. */
         atomic_store_explicit(&g->wait_result, r, memory_order_release);
+        pl_obs_group_closed(pl_tls_worker, g, r);
     } else {
         /* acquire: pairs with the closer's release store. */
         while ((r = atomic_load_explicit(&g->wait_result, memory_order_acquire)) == PL_NO_RESULT)
@@ -192,6 +197,7 @@ void plait_group_destroy(plait_group *g)
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_timer_remove(g->pool, g);
     pl_nested_unregister(g, cur);
+    pl_obs_group_destroyed(g);
     /* Groups nested in this one were unregistered by their creators' ends
      * (every task of this group has finished). */
     PLAIT_ASSERT(g->nested.head == NULL);

@@ -27,6 +27,7 @@
 #include "alloc.h"
 #include "cancel.h"
 #include "futex.h"
+#include "observe.h"
 #include "task_records.h"
 #include "timer.h"
 #include "worker.h"
@@ -103,6 +104,7 @@ static int parse_threads(unsigned *out)
 
 static void pool_free(struct plait_pool *pool)
 {
+    pl_obs_pool_fini(pool);
     for (unsigned i = 0; i < pool->nworkers; i++) {
         pl_cache_drain(&pool->workers[i].task_cache);
         pl_cache_drain(&pool->workers[i].group_cache);
@@ -180,6 +182,10 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
         atomic_init(&w->parker.word, 0);
     }
     pool->nworkers = n;
+    if (pl_obs_pool_init(pool) != 0) {
+        pool_free(pool);
+        return ENOMEM;
+    }
 
     unsigned started = 0;
     int err = 0;
@@ -202,6 +208,7 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     uint32_t r;
     while ((r = atomic_load_explicit(&pool->ready, memory_order_acquire)) < n)
         pl_futex_wait(&pool->ready, r, 0);
+    pl_obs_pool_started(pool);
     *out = pool;
     return 0;
 }
@@ -269,6 +276,7 @@ int plait_pool_stats(const plait_pool *pool, plait_stats *out)
     s.injected = atomic_load_explicit(&pool->n_injected, memory_order_relaxed);
     s.parks = atomic_load_explicit(&pool->lot.parks, memory_order_relaxed);
     s.wakeups = atomic_load_explicit(&pool->lot.wakeups, memory_order_relaxed);
+    s.trace_dropped = pl_trace_dropped(pool);
     *out = s;
     return 0;
 }

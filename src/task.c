@@ -10,6 +10,7 @@
 #include "cancel.h"
 #include "debug.h"
 #include "group.h"
+#include "observe.h"
 #include "pool.h"
 #include "task_records.h"
 #include "worker.h"
@@ -143,8 +144,10 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
         struct plait_ctx *saved = w->current;
         t->outer = saved;
         w->current = &t->ctx;
+        pl_obs_task_begin(w, t);
         code = t->fn(&t->ctx, t->arg);
         w->current = saved;
+        pl_obs_task_end(w, t, saved, code, task_id);
         pl_ctx_end(&t->ctx);
     }
     task_finish(t, code);
@@ -214,6 +217,7 @@ static int spawn(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
     }
     if (out != NULL)
         *out = t;
+    pl_obs_foreign_spawn(pool, t, local, task_id);
     pl_pool_push_task(pool, t);
 out:
     if (!local)
@@ -245,8 +249,10 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
     if (!local && (*err = pl_foreign_begin(pool)) != 0)
         return NULL;
     struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE, err);
-    if (t != NULL)
+    if (t != NULL) {
+        pl_obs_foreign_spawn(pool, t, local, task_id);
         pl_pool_push_task(pool, t);
+    }
     if (!local)
         pl_foreign_end(pool);
     return t;
@@ -296,7 +302,9 @@ int plait_task_wait(plait_task *t)
     /* The task itself may still be in the injection queue. */
     struct pl_awaited awaited = {t->ctx.pool, -1,
                                  (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL};
+    pl_obs_wait_begin(pl_tls_worker, PL_WAIT_TASK, t, t->ctx.pool);
     pl_wait_event(&t->done, &awaited);
+    pl_obs_wait_end(pl_tls_worker);
     return t->code;
 }
 

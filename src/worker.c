@@ -44,6 +44,7 @@
 #include "worker.h"
 
 #include "futex.h"
+#include "observe.h"
 
 #define PL_INJECT_EVERY 61
 /* Rounds of searching before parking. Only pause instructions, never
@@ -78,6 +79,7 @@ static struct pl_job *steal_from(struct pl_worker *w, struct pl_worker *victim)
         enum pl_steal_result r = pl_deque_steal(&victim->deque, &item);
         if (r == PL_STEAL_OK) {
             pl_count(&w->n_steals);
+            pl_obs_steal(w, victim->index);
             return item;
         }
         pl_count(&w->n_failed_steals);
@@ -330,7 +332,7 @@ static void wait_foreign(struct pl_event *e)
          * touch the word. */
         atomic_store_explicit(&p.word, 1, memory_order_relaxed);
         if (pl_event_register(e, &node))
-            pl_parker_sleep(&p, 0); /* only the setter wakes this parker */
+            pl_obs_foreign_parker_sleep(&p); /* only the setter wakes this parker */
     }
     while (!pl_event_can_leave(e))
         pl_cpu_relax();
@@ -392,7 +394,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
             searching = pl_lot_leave(lot, &w->parker);
             continue;
         }
-        pl_parker_sleep(&w->parker, deadline);
+        pl_obs_parker_sleep(w, deadline);
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
     }
@@ -420,6 +422,7 @@ void *pl_worker_main(void *arg)
     struct pl_lot *lot = &pool->lot;
     pl_tls_worker = w;
     name_thread(w);
+    pl_obs_worker_start(w);
     if (pool->opts.on_thread_start != NULL)
         pool->opts.on_thread_start(w->index, pool->opts.userdata);
     /* release: plait_pool_create returns after seeing every worker here. */
@@ -467,7 +470,7 @@ void *pl_worker_main(void *arg)
         if (idle == pool->nworkers &&
             atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst))
             pl_futex_wake(&pool->idle, INT_MAX);
-        pl_parker_sleep(&w->parker, 0);
+        pl_obs_parker_sleep(w, 0);
         atomic_fetch_sub_explicit(&pool->idle, 1, memory_order_seq_cst);
         searching = pl_lot_leave(lot, &w->parker);
         spins = 0;
