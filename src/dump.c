@@ -35,6 +35,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -510,21 +511,44 @@ static const char *group_state(const struct snap_group *sg)
 
 static void text_group(FILE *f, struct snapshot *s, struct snap_group *sg, unsigned level);
 
+/* The task of the same worker's chain at depth, or NULL. */
+static struct snap_task *chain_at(struct snapshot *s, unsigned worker, unsigned depth)
+{
+    for (size_t i = 0; i < s->ntasks; i++)
+        if (s->tasks[i].worker == worker && s->tasks[i].depth == depth)
+            return &s->tasks[i];
+    return NULL;
+}
+
+static void say_fn(FILE *f, const void *fn)
+{
+    Dl_info info;
+    /* dladdr takes a data pointer: the cast is how POSIX means it. */
+    if (dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL &&
+        info.dli_saddr == fn)
+        fprintf(f, ", fn %s", info.dli_sname);
+    else
+        fprintf(f, ", fn %p", fn);
+}
+
 static void text_task(FILE *f, struct snapshot *s, struct snap_task *st, unsigned level)
 {
     st->printed = true;
     indent(f, level);
     say_task_ref(f, st, st->t);
     fprintf(f, ": running on worker %u", st->worker);
-    if (st->depth > 0)
-        fputs(" (inside a wait of a task it nests in)", f);
-    for (size_t i = 0; i < s->ntasks; i++)
-        if (&s->tasks[i] != st && s->tasks[i].worker == st->worker &&
-            s->tasks[i].depth == st->depth + 1) {
-            fputs(", nested in ", f);
-            say_task_ref(f, &s->tasks[i], s->tasks[i].t);
-        }
-    fprintf(f, ", fn %p%s\n", st->fn, st->cancelled ? ", cancelled" : "");
+    const struct snap_task *in = chain_at(s, st->worker, st->depth + 1);
+    if (in != NULL) {
+        fputs(", inside the wait of ", f);
+        say_task_ref(f, in, in->t);
+    }
+    const struct snap_task *runs = st->depth > 0 ? chain_at(s, st->worker, st->depth - 1) : NULL;
+    if (runs != NULL) {
+        fputs(", its wait runs ", f);
+        say_task_ref(f, runs, runs->t);
+    }
+    say_fn(f, st->fn);
+    fputs(st->cancelled ? ", cancelled\n" : "\n", f);
     for (size_t i = 0; i < s->nwaits; i++)
         if (s->waits[i].by == st->t && s->waits[i].worker == (int)st->worker) {
             indent(f, level + 1);
