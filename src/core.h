@@ -128,16 +128,17 @@ struct plait_group {
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
     /* observe.h: the name (interned, never freed: names.c), the place in
-     * a live-group list (that list's lock, for the dump), and the creation
-     * time when a trace was on (trace.c). */
+     * the pool's list of groups created outside any task (that list's
+     * lock; NULL: not in it), and the creation time when a trace was on
+     * (trace.c). */
     _Atomic(const char *) name;
     struct pl_live_groups *live;
     struct plait_group *live_prev, *live_next;
     uint64_t born_ns;
 };
 
-/* observe.h: the groups created on one worker (or outside the workers),
- * which the dump walks. */
+/* observe.h: the groups created outside any task, which the dump walks
+ * (with the nested lists of cancel.c). */
 struct pl_live_groups {
     struct pl_spin lock;
     struct plait_group *head; /* doubly linked through live_* */
@@ -155,11 +156,10 @@ struct pl_worker {
     struct plait_ctx *current; /* the running context, or NULL */
     /* observe.h: the hooks' one branch (PL_OBS_* bits), the running task's
      * context for the dump (written by this worker only), the trace
-     * buffer and the published waits, and the groups created here. */
+     * buffer and the published waits. */
     _Atomic uint32_t observe;
     _Atomic(struct plait_ctx *) running;
     struct pl_observer *obs;
-    struct pl_live_groups live;
     uint64_t rng;
     unsigned tick;
     /* Waits this worker is inside (nested); written by this worker only,
@@ -198,7 +198,7 @@ struct plait_pool {
     struct pl_timer *timer;
     pthread_mutex_t timer_start_lock;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
-    struct pl_pool_observer *obs; /* observe.h: trace, dump, foreign waiters */
+    struct pl_pool_observer *obs; /* observe.h: trace buffer, root groups, signal dumps */
 };
 
 /* Counter bumps for single-writer counters. */

@@ -3,17 +3,24 @@
  * demand or on a signal ($PLAIT_DUMP_ON); and the observer records' life.
  *
  * What the dump reads, and how:
- *   - the live groups: every group is in one live list from creation to
- *     destruction (its creating worker's, or the pool's for groups made
- *     elsewhere); the dump copies each list under its spin lock, and
- *     destruction unlinks under the same lock, so every group read is
- *     alive. Name, state and pending count are atomics: a snapshot.
+ *   - the live groups: those created outside any task are in the pool's
+ *     root list (its spin lock); those created inside a task are in the
+ *     nested-groups lists of cancel.h while their creator task runs. The
+ *     dump walks the root list and, below each group, the list of the
+ *     groups its tasks created, in the cancel walk's lock order, each
+ *     list's lock held while its groups are copied and descended into; a
+ *     group leaves its list under that lock before it is freed, so every
+ *     group read is alive. Not shown: a group created inside a task that
+ *     has ended (its creator's end takes it out of the lists) and not yet
+ *     destroyed, and a group of this pool created by a task of another.
+ *     Name, state and pending count are atomics, each read once.
  *   - the running tasks: each worker's chain, from w->running through
  *     task->outer, under the handshake that observe.h describes.
- *   - the waits: each worker's notes (atomics in its observer record);
- *     a note whose task is not on the worker's chain is stale and dropped;
- *     foreign waiters put a record on the pool's list (under the pool
- *     observer's lock) while they sleep.
+ *   - the waits: each worker's notes (the events its waits in progress
+ *     wait for, atomics in its observer record), matched to the chain's
+ *     tasks by position and to groups and running tasks by the address of
+ *     their done event; foreign waiters put a record on a process-wide
+ *     list (its mutex) while they sleep.
  * The snapshot is taken part by part, so it is consistent enough, not
  * atomic: a group created or destroyed during the dump may be missing or
  * shown; a task that starts or ends meanwhile may be shown or not; pending
@@ -101,7 +108,6 @@ int pl_obs_pool_init(struct plait_pool *pool)
         pthread_mutex_init(&w->obs->lock, NULL);
         atomic_init(&w->observe, 0);
         atomic_init(&w->running, NULL);
-        live_init(&w->live);
     }
     pthread_mutex_init(&po->lock, NULL);
     live_init(&po->live);
@@ -152,12 +158,9 @@ void pl_obs_pool_fini(struct plait_pool *pool)
 
 /* ---- Live groups ------------------------------------------------------------ */
 
-void pl_obs_group_created(struct plait_group *g, struct pl_worker *w)
+void pl_obs_root_add(struct plait_group *g)
 {
-    struct plait_pool *pool = g->pool;
-    atomic_init(&g->name, NULL);
-    g->born_ns = pl_trace_now(pool);
-    struct pl_live_groups *l = w != NULL && w->pool == pool ? &w->live : &pool->obs->live;
+    struct pl_live_groups *l = &g->pool->obs->live;
     g->live = l;
     pl_spin_lock(&l->lock);
     g->live_prev = NULL;
@@ -168,7 +171,7 @@ void pl_obs_group_created(struct plait_group *g, struct pl_worker *w)
     pl_spin_unlock(&l->lock);
 }
 
-void pl_obs_group_destroyed(struct plait_group *g)
+void pl_obs_root_remove(struct plait_group *g)
 {
     struct pl_live_groups *l = g->live;
     pl_spin_lock(&l->lock);
@@ -183,37 +186,33 @@ void pl_obs_group_destroyed(struct plait_group *g)
 
 /* ---- Foreign waiters ---------------------------------------------------------- */
 
+static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pl_obs_foreign_wait *waiters;
+
 void pl_obs_foreign_parker_sleep(struct pl_parker *p)
 {
     const struct pl_obs_foreign_note *n = &pl_obs_foreign_note;
-    struct plait_pool *pool = n->pool;
-    if (pool == NULL || pool->obs == NULL) {
-        pl_parker_sleep(p, 0);
-        return;
-    }
     struct pl_obs_foreign_wait fw = {
-        .pool = pool,
-        .obj = n->obj,
-        .kind = n->kind,
+        .pool = n->pool,
+        .e = n->e,
         .tid = (int)syscall(SYS_gettid),
         .since = pl_now_ns(),
     };
-    struct pl_pool_observer *po = pool->obs;
-    pthread_mutex_lock(&po->lock);
-    fw.next = po->waiters;
-    if (po->waiters != NULL)
-        po->waiters->prev = &fw;
-    po->waiters = &fw;
-    pthread_mutex_unlock(&po->lock);
+    pthread_mutex_lock(&waiters_lock);
+    fw.next = waiters;
+    if (waiters != NULL)
+        waiters->prev = &fw;
+    waiters = &fw;
+    pthread_mutex_unlock(&waiters_lock);
     pl_parker_sleep(p, 0);
-    pthread_mutex_lock(&po->lock);
+    pthread_mutex_lock(&waiters_lock);
     if (fw.prev != NULL)
         fw.prev->next = fw.next;
     else
-        po->waiters = fw.next;
+        waiters = fw.next;
     if (fw.next != NULL)
         fw.next->prev = fw.prev;
-    pthread_mutex_unlock(&po->lock);
+    pthread_mutex_unlock(&waiters_lock);
 }
 
 /* ---- The snapshot -------------------------------------------------------------- */
@@ -224,7 +223,8 @@ struct snap_group {
     uint32_t state;
     size_t pending;
     bool wait_begun, had_deadline, collect_all;
-    const struct plait_task *creator;
+    const struct plait_task *creator; /* NULL: created outside any task */
+    const struct plait_group *parent; /* whose tasks created it, or NULL */
     bool printed;
 };
 
@@ -233,14 +233,12 @@ struct snap_task {
     uint64_t id;
     const void *fn;
     const struct plait_group *group;
-    const char *group_name;
     unsigned worker, depth; /* depth 0: the innermost */
     bool cancelled, printed;
 };
 
 struct snap_wait {
-    unsigned kind;
-    const void *obj;
+    const struct pl_event *e;    /* what it waits for */
     const struct plait_task *by; /* the waiting task (workers), or NULL */
     int worker;                  /* -1: a foreign thread */
     int tid;
@@ -277,39 +275,55 @@ static bool grow(void **v, size_t *cap, size_t n, size_t size)
     return true;
 }
 
-/* The groups of one list; l->lock is a spin lock, so nothing here may
- * block: the array is grown before, and a group that does not fit is
- * counted. */
-static void snap_list(struct snapshot *s, struct pl_live_groups *l)
+/* Called with the lock of the list that holds g: g is alive. */
+static void add_group(struct snapshot *s, const struct plait_group *g,
+                      const struct plait_group *parent)
 {
-    size_t n = 0;
-    pl_spin_lock(&l->lock);
-    for (const struct plait_group *g = l->head; g != NULL; g = g->live_next)
-        n++;
-    pl_spin_unlock(&l->lock);
-    while (s->groups_cap < s->ngroups + n + 8)
-        if (!grow((void **)&s->groups, &s->groups_cap, s->groups_cap, sizeof *s->groups))
-            break;
-    pl_spin_lock(&l->lock);
-    for (const struct plait_group *g = l->head; g != NULL; g = g->live_next) {
-        if (s->ngroups == s->groups_cap) {
-            s->groups_missed++;
-            continue;
-        }
-        /* acquire/relaxed: a snapshot of each field (file comment). */
-        size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
-        s->groups[s->ngroups++] = (struct snap_group){
-            .g = g,
-            .name = atomic_load_explicit(&g->name, memory_order_acquire),
-            .state = atomic_load_explicit(&g->state, memory_order_relaxed),
-            .pending = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1,
-            .wait_begun = (p & PL_PENDING_WAITING) != 0,
-            .had_deadline = atomic_load_explicit(&g->had_deadline, memory_order_relaxed),
-            .collect_all = (g->flags & PLAIT_GROUP_COLLECT_ALL) != 0,
-            .creator = g->creator_task,
-        };
+    if (!grow((void **)&s->groups, &s->groups_cap, s->ngroups, sizeof *s->groups)) {
+        s->groups_missed++;
+        return;
     }
-    pl_spin_unlock(&l->lock);
+    /* relaxed/acquire: a snapshot of each field (file comment). */
+    size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
+    s->groups[s->ngroups++] = (struct snap_group){
+        .g = g,
+        .name = atomic_load_explicit(&g->name, memory_order_acquire),
+        .state = atomic_load_explicit(&g->state, memory_order_relaxed),
+        .pending = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1,
+        .wait_begun = (p & PL_PENDING_WAITING) != 0,
+        .had_deadline = atomic_load_explicit(&g->had_deadline, memory_order_relaxed),
+        .collect_all = (g->flags & PLAIT_GROUP_COLLECT_ALL) != 0,
+        .creator = g->creator_task,
+        .parent = parent,
+    };
+}
+
+/* A nested-groups list (cancel.h) and, below each group, its own: in the
+ * cancel walk's lock order, each list's lock held while its groups are
+ * read and descended into (a group leaves its list under that lock before
+ * it is freed). The lock is a spin lock: only copying and a realloc here. */
+static void walk_nested(struct snapshot *s, struct pl_nested_groups *list,
+                        const struct plait_group *owner, unsigned depth)
+{
+    pl_spin_lock(&list->lock);
+    for (struct plait_group *g = list->head; g != NULL; g = g->sibling_next) {
+        add_group(s, g, owner);
+        if (depth < 64)
+            walk_nested(s, &g->nested, g, depth + 1);
+    }
+    pl_spin_unlock(&list->lock);
+}
+
+static void snap_groups(struct snapshot *s, struct plait_pool *pool)
+{
+    struct pl_live_groups *roots = &pool->obs->live;
+    pl_spin_lock(&roots->lock);
+    for (struct plait_group *g = roots->head; g != NULL; g = g->live_next) {
+        add_group(s, g, NULL);
+        walk_nested(s, &g->nested, g, 1);
+    }
+    pl_spin_unlock(&roots->lock);
+    walk_nested(s, &pool->lone_nested, NULL, 0);
 }
 
 static double secs_since(uint64_t t, uint64_t now)
@@ -342,9 +356,6 @@ static void snap_worker(struct snapshot *s, struct plait_pool *pool, unsigned i,
                 .id = atomic_load_explicit(&t->id, memory_order_relaxed),
                 .fn = (const void *)t->fn,
                 .group = t->group,
-                .group_name = t->group != NULL
-                                  ? atomic_load_explicit(&t->group->name, memory_order_acquire)
-                                  : NULL,
                 .worker = i,
                 .depth = depth++,
                 .cancelled = atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) ||
@@ -355,56 +366,54 @@ static void snap_worker(struct snapshot *s, struct plait_pool *pool, unsigned i,
             c = t->outer;
         }
     }
-    pthread_mutex_unlock(&o->lock);
-    sw->ntasks = (unsigned)(s->ntasks - first);
+    size_t m = s->ntasks - first;
     /* acquire: pairs with the release store of the count (observe.h). */
     unsigned n = atomic_load_explicit(&o->nnotes, memory_order_acquire);
     if (n > PL_OBS_NOTES)
         n = PL_OBS_NOTES;
     for (unsigned k = 0; k < n; k++) {
-        /* relaxed: published by the count; a note that changed meanwhile
-         * is caught below. */
-        const struct plait_task *by = atomic_load_explicit(&o->notes[k].by, memory_order_relaxed);
-        bool on_chain = false;
-        for (size_t j = first; j < s->ntasks; j++)
-            on_chain = on_chain || s->tasks[j].t == by;
-        if (!on_chain && s->chains_known)
-            continue; /* stale, or waited on outside any task */
         if (!grow((void **)&s->waits, &s->waits_cap, s->nwaits, sizeof *s->waits))
             break;
-        /* The innermost wait is the one asleep, if the worker sleeps. */
+        /* Note k (outermost first) is the wait of the chain's task k from
+         * the outside (observe.h); notes past the chain are waits that
+         * began after it was read, or outside any task. */
+        const struct plait_task *by = NULL;
+        if (k < m)
+            by = s->tasks[first + (m - 1 - k)].t;
         s->waits[s->nwaits++] = (struct snap_wait){
-            .kind = atomic_load_explicit(&o->notes[k].kind, memory_order_relaxed),
-            .obj = atomic_load_explicit(&o->notes[k].obj, memory_order_relaxed),
+            /* relaxed: published by the count. */
+            .e = atomic_load_explicit(&o->notes[k], memory_order_relaxed),
             .by = by,
             .worker = (int)i,
             .tid = o->tid,
+            /* The innermost wait is the one asleep, if the worker sleeps. */
             .asleep_s = k + 1 == n ? sw->asleep_s : -1.0,
         };
     }
+    pthread_mutex_unlock(&o->lock);
+    sw->ntasks = (unsigned)m;
 }
 
 static void snap_foreign(struct snapshot *s, struct plait_pool *pool, uint64_t now)
 {
-    struct pl_pool_observer *po = pool->obs;
     for (;;) {
         size_t n = 0;
-        pthread_mutex_lock(&po->lock);
-        for (const struct pl_obs_foreign_wait *fw = po->waiters; fw != NULL; fw = fw->next)
-            n++;
+        pthread_mutex_lock(&waiters_lock);
+        for (const struct pl_obs_foreign_wait *fw = waiters; fw != NULL; fw = fw->next)
+            n += fw->pool == pool;
         if (s->nwaits + n <= s->waits_cap) {
-            for (const struct pl_obs_foreign_wait *fw = po->waiters; fw != NULL; fw = fw->next)
-                s->waits[s->nwaits++] = (struct snap_wait){
-                    .kind = fw->kind,
-                    .obj = fw->obj,
-                    .worker = -1,
-                    .tid = fw->tid,
-                    .asleep_s = secs_since(fw->since, now),
-                };
-            pthread_mutex_unlock(&po->lock);
+            for (const struct pl_obs_foreign_wait *fw = waiters; fw != NULL; fw = fw->next)
+                if (fw->pool == pool)
+                    s->waits[s->nwaits++] = (struct snap_wait){
+                        .e = fw->e,
+                        .worker = -1,
+                        .tid = fw->tid,
+                        .asleep_s = secs_since(fw->since, now),
+                    };
+            pthread_mutex_unlock(&waiters_lock);
             return;
         }
-        pthread_mutex_unlock(&po->lock);
+        pthread_mutex_unlock(&waiters_lock);
         /* Room for them (and a few more that may come), then look again. */
         size_t want = s->nwaits + n + 4;
         void *p = pl_realloc(s->waits, want * sizeof *s->waits);
@@ -429,9 +438,7 @@ static int take_snapshot(struct snapshot *s, struct plait_pool *pool)
     s->workers = pl_calloc(pool->nworkers + 1, sizeof *s->workers);
     if (s->workers == NULL)
         return ENOMEM;
-    snap_list(s, &pool->obs->live);
-    for (unsigned i = 0; i < pool->nworkers; i++)
-        snap_list(s, &pool->workers[i].live);
+    snap_groups(s, pool);
     /* relaxed RMWs: ordered before the chain reads by the heavy fence. */
     for (unsigned i = 0; i < pool->nworkers; i++)
         atomic_fetch_or_explicit(&pool->workers[i].observe, PL_OBS_DUMP, memory_order_relaxed);
@@ -464,18 +471,28 @@ static struct snap_task *find_task(struct snapshot *s, const void *t)
     return NULL;
 }
 
+/* What an awaited event belongs to: a live group's or a running task's
+ * done event (address arithmetic only: nothing is read through e). */
+static struct snap_group *group_of_event(struct snapshot *s, const struct pl_event *e)
+{
+    for (size_t i = 0; i < s->ngroups; i++)
+        if (&s->groups[i].g->done == e)
+            return &s->groups[i];
+    return NULL;
+}
+
+static struct snap_task *task_of_event(struct snapshot *s, const struct pl_event *e)
+{
+    for (size_t i = 0; i < s->ntasks; i++)
+        if (&s->tasks[i].t->done == e)
+            return &s->tasks[i];
+    return NULL;
+}
+
 static void indent(FILE *f, unsigned level)
 {
     for (unsigned i = 0; i < level; i++)
         fputs("  ", f);
-}
-
-static void say_group_ref(FILE *f, struct snapshot *s, const void *g)
-{
-    struct snap_group *sg = find_group(s, g);
-    fprintf(f, "group %p", g);
-    if (sg != NULL && sg->name != NULL)
-        fprintf(f, " \"%s\"", sg->name);
 }
 
 static void say_task_ref(FILE *f, const struct snap_task *st, const void *t)
@@ -489,10 +506,18 @@ static void say_task_ref(FILE *f, const struct snap_task *st, const void *t)
 static void say_wait(FILE *f, struct snapshot *s, const struct snap_wait *sw)
 {
     fputs("waits on ", f);
-    if (sw->kind == PL_WAIT_GROUP)
-        say_group_ref(f, s, sw->obj);
-    else
-        say_task_ref(f, find_task(s, sw->obj), sw->obj);
+    const struct snap_group *sg = group_of_event(s, sw->e);
+    const struct snap_task *st = sg == NULL ? task_of_event(s, sw->e) : NULL;
+    if (sg != NULL) {
+        fprintf(f, "group %p", (const void *)sg->g);
+        if (sg->name != NULL)
+            fprintf(f, " \"%s\"", sg->name);
+    } else if (st != NULL) {
+        say_task_ref(f, st, st->t);
+    } else {
+        fprintf(f, "a task not running, a join half or a group not listed (event %p)",
+                (const void *)sw->e);
+    }
     if (sw->asleep_s >= 0)
         fprintf(f, ", asleep for %.3f s", sw->asleep_s);
     fputc('\n', f);
@@ -576,11 +601,16 @@ static void text_group(FILE *f, struct snapshot *s, struct snap_group *sg, unsig
             sg->had_deadline && !(sg->state & PL_G_TIMEDOUT) ? ", deadline set" : "",
             sg->collect_all ? ", collect-all" : "",
             sg->creator != NULL && find_task(s, sg->creator) == NULL
-                ? ", created by a task no longer running"
+                ? ", created by a task not seen running"
                 : "");
     for (size_t i = 0; i < s->ntasks; i++)
         if (s->tasks[i].group == sg->g && !s->tasks[i].printed)
             text_task(f, s, &s->tasks[i], level + 1);
+    /* Groups its tasks created, where the creator was not seen running. */
+    for (size_t i = 0; i < s->ngroups; i++)
+        if (s->groups[i].parent == sg->g && !s->groups[i].printed &&
+            find_task(s, s->groups[i].creator) == NULL)
+            text_group(f, s, &s->groups[i], level + 1);
 }
 
 static void dump_text(FILE *f, struct plait_pool *pool, struct snapshot *s)
@@ -598,7 +628,8 @@ static void dump_text(FILE *f, struct plait_pool *pool, struct snapshot *s)
     /* Roots: groups not created by a running task, lone running tasks,
      * and (below) tasks whose group was not in the lists. */
     for (size_t i = 0; i < s->ngroups; i++)
-        if (!s->groups[i].printed && find_task(s, s->groups[i].creator) == NULL)
+        if (!s->groups[i].printed && find_task(s, s->groups[i].creator) == NULL &&
+            find_group(s, s->groups[i].parent) == NULL)
             text_group(f, s, &s->groups[i], 0);
     for (size_t i = 0; i < s->ntasks; i++)
         if (!s->tasks[i].printed && s->tasks[i].group == NULL)
@@ -622,6 +653,11 @@ static void dump_text(FILE *f, struct plait_pool *pool, struct snapshot *s)
         if (sw->ntasks != 0 && sw->asleep_s >= 0)
             fprintf(f, "; asleep in a wait for %.3f s", sw->asleep_s);
         fputc('\n', f);
+        for (size_t k = 0; k < s->nwaits; k++)
+            if (s->waits[k].worker == (int)i && s->waits[k].by == NULL) {
+                indent(f, 1);
+                say_wait(f, s, &s->waits[k]);
+            }
     }
     for (size_t i = 0; i < s->nwaits; i++)
         if (s->waits[i].worker < 0) {
@@ -696,8 +732,13 @@ static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
         fprintf(f, "%s{\"thread\":%d,\"worker\":%d,\"by_task\":", i ? ",\n" : "\n", sw->tid,
                 sw->worker);
         jptr(f, sw->by);
-        fprintf(f, ",\"on\":\"%s\",\"object\":", sw->kind == PL_WAIT_GROUP ? "group" : "task");
-        jptr(f, sw->obj);
+        const struct snap_group *sg = group_of_event(s, sw->e);
+        const struct snap_task *st = sg == NULL ? task_of_event(s, sw->e) : NULL;
+        fprintf(f, ",\"on\":\"%s\",\"object\":",
+                sg != NULL ? "group" : st != NULL ? "task" : "unknown");
+        jptr(f, sg != NULL ? (const void *)sg->g : st != NULL ? (const void *)st->t : NULL);
+        fputs(",\"event\":", f);
+        jptr(f, sw->e);
         if (sw->asleep_s >= 0)
             fprintf(f, ",\"asleep_s\":%.6f", sw->asleep_s);
         fputc('}', f);

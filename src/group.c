@@ -79,7 +79,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
         pl_nested_register(g, cur);
-    pl_obs_group_created(g, w);
+    pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
 }
@@ -112,9 +112,7 @@ int plait_group_wait(plait_group *g)
         return EDEADLK;
     begin_wait(g);
     struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside};
-    pl_obs_wait_begin(pl_tls_worker, PL_WAIT_GROUP, g, g->pool);
     pl_wait_event(&g->done, &awaited);
-    pl_obs_wait_end(pl_tls_worker);
     /* The count is final: no task is left to touch the group. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 

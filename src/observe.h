@@ -60,9 +60,6 @@ enum {
     PL_OBS_DUMP = 2u,  /* a dump reads this worker's chain (dump.c) */
 };
 
-/* What a wait waits for (a note, dump.c). */
-enum { PL_WAIT_NONE, PL_WAIT_GROUP, PL_WAIT_TASK };
-
 /* Trace event kinds (trace.c). */
 enum {
     PL_EV_TASK = 1, /* a task ran: ts, dur, id, name (group's), ptr (fn), arg (code) */
@@ -88,17 +85,6 @@ struct pl_trace_ev {
 #define PL_TRACE_DEPTH 64 /* nested tasks whose starts a worker keeps */
 #define PL_OBS_NOTES 32   /* nested waits a worker publishes */
 
-/* A wait in progress on a worker, as the dump sees it. Written by the
- * worker (relaxed stores; the note count is published by a release store),
- * read by the dump (the count acquired, then relaxed loads): a note that
- * changes during the dump may be read half old, half new, which the dump
- * detects by its task not being on the worker's chain, and drops. */
-struct pl_wait_note {
-    _Atomic(const void *) obj;
-    _Atomic(const struct plait_task *) by; /* the task whose body waits */
-    _Atomic unsigned kind;
-};
-
 /* A worker's observer record (allocated with the pool). */
 struct pl_observer {
     /* trace.c: this worker's buffer. Written by the worker between its
@@ -112,11 +98,12 @@ struct pl_observer {
     _Atomic uint64_t dropped_total; /* every session: plait_stats */
     int tid;                        /* the worker thread's id (gettid) */
     /* dump.c: the lock a task's end passes through while a dump reads the
-     * chain; the time the worker went to sleep (0: awake); its waits. */
+     * chain; the time the worker went to sleep (0: awake); the events its
+     * waits in progress wait for, outermost first (pl_obs_wait_enter). */
     pthread_mutex_t lock;
     _Atomic uint64_t asleep_since;
     _Atomic unsigned nnotes; /* written by the worker only */
-    struct pl_wait_note notes[PL_OBS_NOTES];
+    _Atomic(const struct pl_event *) notes[PL_OBS_NOTES];
 };
 
 /* ---- Slow paths (trace.c, dump.c) ---------------------------------- */
@@ -128,10 +115,10 @@ void pl_obs_task_end_slow(struct pl_worker *w, struct plait_task *t, int code,
                           pl_task_id_fn id);
 void pl_trace_instant(struct pl_worker *w, unsigned kind, uint64_t id);
 void pl_trace_foreign_spawn(struct plait_pool *pool, struct plait_task *t, uint64_t id);
-bool pl_trace_pool_on(const struct plait_pool *pool);
+static inline bool pl_trace_pool_on(const struct plait_pool *pool);
 void pl_trace_group_closed(struct pl_worker *w, struct plait_group *g, int result);
 uint64_t pl_trace_dropped(const struct plait_pool *pool);
-uint64_t pl_trace_now(const struct plait_pool *pool); /* for born_ns: 0 when off */
+static inline uint64_t pl_trace_now(const struct plait_pool *pool);
 
 /* ---- Hooks --------------------------------------------------------- */
 
@@ -173,66 +160,74 @@ static inline void pl_obs_steal(struct pl_worker *w, unsigned victim)
  * asleep, the trace gets a park and a wake. */
 void pl_obs_parker_sleep(struct pl_worker *w, uint64_t deadline_ns);
 
-/* A foreign waiter's sleep: registered on the pool of its wait's note. */
+/* A foreign waiter's sleep: registered while it sleeps, in a process-wide
+ * list (a task handle may outlive its pool: a waiter woken by the task's
+ * end must not touch the pool, which may be gone by then). */
 struct pl_obs_foreign_wait {
     struct pl_obs_foreign_wait *prev, *next;
-    struct plait_pool *pool;
-    const void *obj;
-    unsigned kind;
+    const struct plait_pool *pool; /* compared, never followed */
+    const struct pl_event *e;
     int tid;
     uint64_t since;
 };
-/* A foreign waiter's pl_parker_sleep(p, 0), seen by the dump. */
-void pl_obs_foreign_parker_sleep(struct pl_parker *p);
-
-/* The notes of the waits in progress: plait_group_wait and plait_task_wait
- * bracket their pl_wait_event with these. w: the calling thread's worker,
- * or NULL. On a worker, current is its running context. */
+/* A foreign thread's wait: what it waits for (pl_wait_event, before the
+ * wait), and its pl_parker_sleep(p, 0), seen by the dump. */
 extern PL_TLS struct pl_obs_foreign_note {
     struct plait_pool *pool;
-    const void *obj;
-    unsigned kind;
+    const struct pl_event *e;
 } pl_obs_foreign_note;
-
-static inline void pl_obs_wait_begin(struct pl_worker *w, unsigned kind, const void *obj,
-                                     struct plait_pool *pool)
+static inline void pl_obs_foreign_waits(struct plait_pool *pool, const struct pl_event *e)
 {
-    if (w == NULL) {
-        pl_obs_foreign_note = (struct pl_obs_foreign_note){pool, obj, kind};
-        return;
-    }
+    pl_obs_foreign_note = (struct pl_obs_foreign_note){pool, e};
+}
+void pl_obs_foreign_parker_sleep(struct pl_parker *p);
+
+/* A worker's waits in progress (pl_wait_event, past its fast path): the
+ * event each waits for. Each task on a worker's chain but the innermost
+ * is inside exactly one wait (the one that runs the next task), so the
+ * dump matches notes to tasks by position. The count is published by a
+ * release store after the note (the dump acquires it); a note replaced
+ * during a dump may be shown stale (dump.c). */
+static inline void pl_obs_wait_enter(struct pl_worker *w, const struct pl_event *e)
+{
     struct pl_observer *o = w->obs;
     /* relaxed: only this worker writes the count. */
     unsigned n = atomic_load_explicit(&o->nnotes, memory_order_relaxed);
-    if (n < PL_OBS_NOTES) {
-        /* relaxed: published by the release store of the count below. */
-        atomic_store_explicit(&o->notes[n].obj, obj, memory_order_relaxed);
-        atomic_store_explicit(&o->notes[n].by, w->current != NULL ? w->current->task : NULL,
-                              memory_order_relaxed);
-        atomic_store_explicit(&o->notes[n].kind, kind, memory_order_relaxed);
-    }
+    if (pl_likely(n < PL_OBS_NOTES))
+        /* relaxed: published by the release store of the count. */
+        atomic_store_explicit(&o->notes[n], e, memory_order_relaxed);
     /* release: the dump acquires the count, then reads the notes below it. */
     atomic_store_explicit(&o->nnotes, n + 1, memory_order_release);
 }
 
-static inline void pl_obs_wait_end(struct pl_worker *w)
+static inline void pl_obs_wait_leave(struct pl_worker *w)
 {
-    if (w == NULL) {
-        pl_obs_foreign_note.pool = NULL;
-        return;
-    }
     struct pl_observer *o = w->obs;
-    /* relaxed: a shorter count only hides notes. */
+    /* relaxed: a shorter count only hides a note. */
     unsigned n = atomic_load_explicit(&o->nnotes, memory_order_relaxed);
     atomic_store_explicit(&o->nnotes, n - 1, memory_order_relaxed);
 }
 
-/* Groups (group.c): creation (after the fields are set; w: the creating
- * thread's worker or NULL), destruction (before the record is freed), and
- * the close of its first wait (result known; w: the closing thread's
- * worker or NULL). */
-void pl_obs_group_created(struct plait_group *g, struct pl_worker *w);
-void pl_obs_group_destroyed(struct plait_group *g);
+/* Groups (group.c): creation (after the fields are set and the group is
+ * registered with its creator, if any: outside_task when it was created
+ * outside any task, which puts it in the pool's root list for the dump),
+ * destruction (before the record is freed), and the close of its first
+ * wait (result known; w: the closing thread's worker or NULL). */
+void pl_obs_root_add(struct plait_group *g);
+void pl_obs_root_remove(struct plait_group *g);
+static inline void pl_obs_group_created(struct plait_group *g, bool outside_task)
+{
+    atomic_init(&g->name, NULL);
+    g->born_ns = pl_trace_now(g->pool);
+    g->live = NULL;
+    if (outside_task)
+        pl_obs_root_add(g);
+}
+static inline void pl_obs_group_destroyed(struct plait_group *g)
+{
+    if (g->live != NULL)
+        pl_obs_root_remove(g);
+}
 static inline void pl_obs_group_closed(struct pl_worker *w, struct plait_group *g, int result)
 {
     if (pl_unlikely(g->born_ns != 0))
@@ -260,8 +255,8 @@ void pl_obs_pool_fini(struct plait_pool *pool);
 /* ---- Shared between trace.c and dump.c ------------------------------ */
 
 struct pl_pool_observer {
-    pthread_mutex_t lock; /* the pool buffer, foreign waiters, sessions */
-    struct pl_live_groups live; /* groups created outside the pool's workers */
+    pthread_mutex_t lock; /* the pool buffer and the sessions */
+    struct pl_live_groups live; /* groups created outside any task */
     _Atomic uint32_t tracing;   /* a session is on (group creation, foreign spawns) */
     /* trace.c: the session (lock). */
     FILE *file;
@@ -272,12 +267,25 @@ struct pl_pool_observer {
     int foreign_tids[64]; /* tid_slot -> tid */
     unsigned nforeign;
     _Atomic uint64_t dropped_total;
-    /* dump.c: sleeping foreign waiters (lock); the signal dumper's list. */
-    struct pl_obs_foreign_wait *waiters;
+    /* dump.c: the signal dumper's list. */
     struct pl_pool_observer *reg_prev, *reg_next;
     struct plait_pool *pool;
     bool registered;
 };
+
+/* Whether a session is on: a hint (group creation, foreign spawns); the
+ * pool buffer is checked again under its lock. */
+static inline bool pl_trace_pool_on(const struct plait_pool *pool)
+{
+    /* relaxed: a hint. Every created pool has its observer. */
+    return atomic_load_explicit(&pool->obs->tracing, memory_order_relaxed);
+}
+
+/* A group's born_ns: now while a session is on, else 0. */
+static inline uint64_t pl_trace_now(const struct plait_pool *pool)
+{
+    return pl_unlikely(pl_trace_pool_on(pool)) ? pl_now_ns() : 0;
+}
 
 /* trace.c: starts a session ($PLAIT_TRACE or the API), stops one. */
 int pl_trace_start(struct plait_pool *pool, const char *path, size_t events);

@@ -302,9 +302,7 @@ int plait_task_wait(plait_task *t)
     /* The task itself may still be in the injection queue. */
     struct pl_awaited awaited = {t->ctx.pool, -1,
                                  (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL};
-    pl_obs_wait_begin(pl_tls_worker, PL_WAIT_TASK, t, t->ctx.pool);
     pl_wait_event(&t->done, &awaited);
-    pl_obs_wait_end(pl_tls_worker);
     return t->code;
 }
 

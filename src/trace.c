@@ -173,17 +173,6 @@ void pl_obs_parker_sleep(struct pl_worker *w, uint64_t deadline_ns)
         pl_trace_instant(w, PL_EV_WAKE, 0);
 }
 
-bool pl_trace_pool_on(const struct plait_pool *pool)
-{
-    /* relaxed: a hint; the pool buffer is checked again under its lock. */
-    return pool->obs != NULL && atomic_load_explicit(&pool->obs->tracing, memory_order_relaxed);
-}
-
-uint64_t pl_trace_now(const struct plait_pool *pool)
-{
-    return pl_trace_pool_on(pool) ? pl_now_ns() : 0;
-}
-
 /* The calling foreign thread's slot in the session (lock held). */
 static PL_TLS int my_tid;
 

@@ -344,6 +344,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         return;
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL) {
+        pl_obs_foreign_waits(awaited->pool, e);
         wait_foreign(e);
         return;
     }
@@ -354,6 +355,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
     unsigned spins = 0;
     uint64_t declined_since = 0;
     wait_enter(w);
+    pl_obs_wait_enter(w, e);
     while (!pl_event_done(e)) {
         struct pl_job *j = find_job_waiting(w, awaited, &declined_since);
         if (j != NULL) {
@@ -399,6 +401,7 @@ void pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         spins = PL_WAIT_SPINS / 2;
     }
     wait_leave(w);
+    pl_obs_wait_leave(w);
     /* A wake-up handed to us that we did not use goes on to the next
      * sleeper, if there is work for it. */
     if (searching)
