@@ -14,13 +14,16 @@
  *
  * Sessions. Start allocates the buffers and opens the file, then sets
  * PL_OBS_TRACE in every worker's observe word. A worker records inside a
- * bracket: it sets its in_trace flag (seq_cst), then re-reads the observe
- * word (seq_cst) and records only if the bit is still there. Stop clears
- * the bit (seq_cst), then waits until no worker is inside a bracket: a
- * store-buffering pair (worker: in_trace then observe; stop: observe then
- * in_trace), so either the worker sees the bit gone, or stop sees the
- * worker inside and waits for it. The worker's release of in_trace hands
- * the buffer's contents to stop, which then writes the file.
+ * bracket: it sets its in_trace flag, then re-reads the observe word and
+ * records only if the bit is still there. Stop clears the bit, then waits
+ * until no worker is inside a bracket: a store-buffering pair (worker:
+ * in_trace then observe; stop: observe then in_trace), so either the
+ * worker sees the bit gone, or stop sees the worker inside and waits for
+ * it. The pair is asymmetric where membarrier(2) works (stop issues it
+ * between its two steps, the bracket has only a compiler barrier: the
+ * argument of observe.h), else seq_cst on both sides. The worker's
+ * release of in_trace hands the buffer's contents to stop, which then
+ * writes the file.
  *
  * The file. Workers are named tracks ("M" thread_name events, "<pool
  * name>-<index>"); tasks are "X" events named after their group (else
@@ -55,13 +58,32 @@ static int gettid_now(void)
 
 /* ---- Recording ----------------------------------------------------------- */
 
+/* Whether stop's heavy fence (membarrier) works: then a bracket needs only
+ * a compiler barrier between its store and its load (observe.h's
+ * asymmetric pattern); else both are seq_cst. Only ever set to true, by a
+ * start, when the fence works (which never changes in a process); a
+ * worker that reads it false still takes the seq_cst path, which pairs
+ * with stop's seq_cst steps either way. */
+static _Atomic bool asym_ok;
+
 static inline bool enter(struct pl_worker *w)
 {
     struct pl_observer *o = w->obs;
-    /* seq_cst both: the store-buffering pair with pl_trace_stop. */
-    atomic_store_explicit(&o->in_trace, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&w->observe, memory_order_seq_cst) & PL_OBS_TRACE)
-        return true;
+    /* relaxed: see asym_ok. */
+    if (pl_likely(atomic_load_explicit(&asym_ok, memory_order_relaxed))) {
+        /* relaxed, then a compiler barrier: the light side of the pair
+         * with pl_trace_stop's membarrier. */
+        atomic_store_explicit(&o->in_trace, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+        /* acquire: the session's fields, released by start's RMW. */
+        if (atomic_load_explicit(&w->observe, memory_order_acquire) & PL_OBS_TRACE)
+            return true;
+    } else {
+        /* seq_cst both: the store-buffering pair with pl_trace_stop. */
+        atomic_store_explicit(&o->in_trace, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&w->observe, memory_order_seq_cst) & PL_OBS_TRACE)
+            return true;
+    }
     /* release: as in leave. */
     atomic_store_explicit(&o->in_trace, 0, memory_order_release);
     return false;
@@ -273,6 +295,9 @@ int pl_trace_start(struct plait_pool *pool, const char *path, size_t events)
         pthread_mutex_unlock(&po->lock);
         return EALREADY;
     }
+    if (pl_obs_heavy_fence())
+        /* relaxed: see asym_ok. */
+        atomic_store_explicit(&asym_ok, true, memory_order_relaxed);
     int err = 0;
     FILE *f = fopen(path, "w");
     if (f == NULL) {
@@ -572,6 +597,10 @@ int pl_trace_stop(struct plait_pool *pool, bool workers_gone)
         /* seq_cst: the store-buffering pair with enter(). */
         atomic_fetch_and_explicit(&w->observe, ~(uint32_t)PL_OBS_TRACE, memory_order_seq_cst);
     }
+    /* The heavy side of the brackets' pair (enter), where it works (it
+     * worked at start, and keeps working: same command, same process). */
+    if (!workers_gone)
+        pl_obs_heavy_fence();
     if (!workers_gone)
         for (unsigned i = 0; i < pool->nworkers; i++)
             /* seq_cst: see above; acquires the bracket's release. */
