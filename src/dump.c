@@ -141,8 +141,7 @@ void pl_obs_pool_fini(struct plait_pool *pool)
     if (po->file != NULL) {
         int err = pl_trace_stop(pool, true);
         if (err != 0)
-            fprintf(stderr, "plait: writing the trace of pool %s: %s\n", pool->name,
-                    strerror(err));
+            fprintf(stderr, "plait: writing the trace of pool %s: %s\n", pool->name, strerror(err));
     }
     for (unsigned i = 0; i < pool->nworkers; i++) {
         struct pl_observer *o = pool->workers[i].obs;
@@ -359,9 +358,9 @@ static void snap_worker(struct snapshot *s, struct plait_pool *pool, unsigned i,
                 .worker = i,
                 .depth = depth++,
                 .cancelled = atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) ||
-                             (t->group != NULL && (atomic_load_explicit(&t->group->state,
-                                                                        memory_order_relaxed) &
-                                                   PL_G_CANCELLED)),
+                             (t->group != NULL &&
+                              (atomic_load_explicit(&t->group->state, memory_order_relaxed) &
+                               PL_G_CANCELLED)),
             };
             c = t->outer;
         }
@@ -549,8 +548,7 @@ static void say_fn(FILE *f, const void *fn)
 {
     Dl_info info;
     /* dladdr takes a data pointer: the cast is how POSIX means it. */
-    if (dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL &&
-        info.dli_saddr == fn)
+    if (dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == fn)
         fprintf(f, ", fn %s", info.dli_sname);
     else
         fprintf(f, ", fn %p", fn);
@@ -618,8 +616,9 @@ static void dump_text(FILE *f, struct plait_pool *pool, struct snapshot *s)
     size_t nforeign = 0;
     for (size_t i = 0; i < s->nwaits; i++)
         nforeign += s->waits[i].worker < 0;
-    fprintf(f, "plait pool \"%s\": %u workers, %zu live groups, %zu running tasks, %zu foreign "
-               "waiters\n",
+    fprintf(f,
+            "plait pool \"%s\": %u workers, %zu live groups, %zu running tasks, %zu foreign "
+            "waiters\n",
             pool->name, pool->nworkers, s->ngroups, s->ntasks, nforeign);
     if (!s->chains_known)
         fputs("  (running tasks not shown: membarrier(2) is not available)\n", f);
@@ -707,8 +706,9 @@ static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
         jptr(f, sg->g);
         fputs(",\"name\":", f);
         jstr(f, sg->name);
-        fprintf(f, ",\"state\":\"%s\",\"pending\":%zu,\"wait_begun\":%s,\"deadline\":%s,"
-                   "\"created_by_task\":",
+        fprintf(f,
+                ",\"state\":\"%s\",\"pending\":%zu,\"wait_begun\":%s,\"deadline\":%s,"
+                "\"created_by_task\":",
                 group_state(sg), sg->pending, sg->wait_begun ? "true" : "false",
                 sg->had_deadline ? "true" : "false");
         jptr(f, sg->creator);
@@ -735,7 +735,9 @@ static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
         const struct snap_group *sg = group_of_event(s, sw->e);
         const struct snap_task *st = sg == NULL ? task_of_event(s, sw->e) : NULL;
         fprintf(f, ",\"on\":\"%s\",\"object\":",
-                sg != NULL ? "group" : st != NULL ? "task" : "unknown");
+                sg != NULL   ? "group"
+                : st != NULL ? "task"
+                             : "unknown");
         jptr(f, sg != NULL ? (const void *)sg->g : st != NULL ? (const void *)st->t : NULL);
         fputs(",\"event\":", f);
         jptr(f, sw->e);

@@ -111,8 +111,7 @@ struct pl_observer {
 typedef uint64_t (*pl_task_id_fn)(struct plait_task *t);
 
 void pl_trace_task_begin(struct pl_worker *w);
-void pl_obs_task_end_slow(struct pl_worker *w, struct plait_task *t, int code,
-                          pl_task_id_fn id);
+void pl_obs_task_end_slow(struct pl_worker *w, struct plait_task *t, int code, pl_task_id_fn id);
 void pl_trace_instant(struct pl_worker *w, unsigned kind, uint64_t id);
 void pl_trace_foreign_spawn(struct plait_pool *pool, struct plait_task *t, uint64_t id);
 static inline bool pl_trace_pool_on(const struct plait_pool *pool);
@@ -255,7 +254,7 @@ void pl_obs_pool_fini(struct plait_pool *pool);
 /* ---- Shared between trace.c and dump.c ------------------------------ */
 
 struct pl_pool_observer {
-    pthread_mutex_t lock; /* the pool buffer and the sessions */
+    pthread_mutex_t lock;       /* the pool buffer and the sessions */
     struct pl_live_groups live; /* groups created outside any task */
     _Atomic uint32_t tracing;   /* a session is on (group creation, foreign spawns) */
     /* trace.c: the session (lock). */
