@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,9 +446,11 @@ static int take_snapshot(struct snapshot *s, struct plait_pool *pool)
     uint64_t now = pl_now_ns();
     for (unsigned i = 0; i < pool->nworkers; i++)
         snap_worker(s, pool, i, now);
+    /* release: a task end that reads the cleared bit (acquire) and so
+     * skips the lock is ordered after our reads of its task. */
     for (unsigned i = 0; i < pool->nworkers; i++)
         atomic_fetch_and_explicit(&pool->workers[i].observe, ~(uint32_t)PL_OBS_DUMP,
-                                  memory_order_relaxed);
+                                  memory_order_release);
     snap_foreign(s, pool, now);
     return 0;
 }
@@ -895,6 +898,7 @@ static void registry_remove(struct pl_pool_observer *po)
     if (!po->registered)
         return;
     pthread_t stop;
+    memset(&stop, 0, sizeof stop);
     bool join = false;
     pthread_mutex_lock(&life_lock);
     pthread_mutex_lock(&reg_lock);
@@ -907,16 +911,17 @@ static void registry_remove(struct pl_pool_observer *po)
     po->registered = false;
     if (reg_head == NULL && dumper_running) {
         /* The last pool: the dumper stops after the requests before it. */
-        char c = 'q';
-        fcntl(sig_pipe[1], F_SETFL, 0);
-        while (write(sig_pipe[1], &c, 1) < 0 && errno == EINTR) {
-        }
-        fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
         stop = dumper;
         dumper_running = false;
         join = true;
     }
     pthread_mutex_unlock(&reg_lock);
+    /* Outside reg_lock, which the dumper takes to dump: the pipe stays
+     * non-blocking (a handler must never block on it), and a full pipe
+     * gets room as the dumper drains it. */
+    char c = 'q';
+    while (join && write(sig_pipe[1], &c, 1) < 0 && (errno == EINTR || errno == EAGAIN))
+        sched_yield();
     if (join)
         pthread_join(stop, NULL);
     pthread_mutex_unlock(&life_lock);

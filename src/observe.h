@@ -32,6 +32,8 @@
  *     and follows task->outer;
  *   - a task's end that reads PL_OBS_DUMP takes and drops the worker's
  *     dump lock before its record can be released.
+ * A task end that reads the observe word after the dump cleared its bit
+ * acquires that clearing (a release after the dump's last read).
  * This is Dekker's pattern with an asymmetric fence (the membarrier pairs
  * with the compiler barrier, as in liburcu and folly's
  * asymmetric_thread_fence): for each task end, either its observe load
@@ -142,8 +144,11 @@ static inline void pl_obs_task_end(struct pl_worker *w, struct plait_task *t,
     /* The store above must be issued before the load below: the compiler
      * barrier is this side of the asymmetric fence (observe.h). */
     atomic_signal_fence(memory_order_seq_cst);
-    /* relaxed: the light side of the handshake. */
-    if (pl_unlikely(atomic_load_explicit(&w->observe, memory_order_relaxed) != 0))
+    /* acquire: the light side of the handshake; and when it reads the
+     * dump's clearing of PL_OBS_DUMP (a release), the dump's reads of this
+     * task happened before the task's record can be reused (a plain load
+     * on x86, as relaxed would be). */
+    if (pl_unlikely(atomic_load_explicit(&w->observe, memory_order_acquire) != 0))
         pl_obs_task_end_slow(w, t, code, id);
 }
 
