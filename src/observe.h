@@ -74,8 +74,8 @@ enum {
 
 /* One recorded event: 40 bytes. */
 struct pl_trace_ev {
-    uint64_t ts;  /* ns since the trace began */
-    uint64_t dur; /* ns (tasks, groups) */
+    uint64_t ts;  /* since the trace began: ns, or TSC ticks (trace.c) */
+    uint64_t dur; /* the same unit (tasks, groups) */
     uint64_t id;
     const char *name; /* an interned name (names.c) or NULL */
     const void *ptr;
@@ -264,7 +264,9 @@ struct pl_pool_observer {
     _Atomic uint32_t tracing;   /* a session is on (group creation, foreign spawns) */
     /* trace.c: the session (lock). */
     FILE *file;
-    uint64_t t0;
+    uint64_t t0;            /* CLOCK_MONOTONIC ns at the start */
+    uint64_t tick0;         /* the workers' clock at the start (trace.c: ticks) */
+    bool ticks;             /* the workers' clock is the TSC, else it is t0's */
     struct pl_trace_ev *ev; /* foreign threads' events */
     size_t cap, n;
     uint64_t dropped;
