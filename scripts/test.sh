@@ -5,14 +5,15 @@
 #
 # Build directories: build/ (release), build-tsan/, build-asan/. --label and
 # --exclude-label are CTest label regexes (-L / -LE). Without either, the
-# slow labels `stress` and `fuzz` are left out. Exits non-zero on any failure.
+# slow labels `stress`, `fuzz` and `browser` are left out. Exits non-zero on
+# any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 usage() {
-    sed -n '2,8s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,9s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
