@@ -289,7 +289,9 @@ enum { PLAIT_DUMP_JSON = 1u << 0 }; /* plait_pool_dump: one JSON object, not tex
  * JSON with PLAIT_DUMP_JSON. Callable from any thread while the pool runs;
  * the snapshot is taken part by part (docs/API.md says what may be
  * stale). $PLAIT_DUMP_ON=SIGUSR1 (or another signal) at pool creation
- * dumps every pool on that signal, to $PLAIT_DUMP_FILE or stderr.
+ * dumps every pool on that signal, to $PLAIT_DUMP_FILE or stderr: the
+ * handler only write(2)s a byte to a pipe (async-signal-safe), and a plait
+ * thread does the dump.
  * 0; EINVAL (NULL, unknown flags); ENOMEM; EIO (writing). */
 PLAIT_API int plait_pool_dump(plait_pool *pool, FILE *out, unsigned flags);
 
