@@ -90,8 +90,16 @@ static void live_init(struct pl_live_groups *l)
     l->head = NULL;
 }
 
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void fork_child(void);
+static void atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, fork_child);
+}
+
 int pl_obs_pool_init(struct plait_pool *pool)
 {
+    pthread_once(&atfork_once, atfork_register);
     struct pl_pool_observer *po = pl_calloc(1, sizeof *po);
     if (po == NULL)
         return ENOMEM;
@@ -925,4 +933,27 @@ static void registry_remove(struct pl_pool_observer *po)
     if (join)
         pthread_join(stop, NULL);
     pthread_mutex_unlock(&life_lock);
+}
+
+/* The fork rule (cancel.h), for this part's process-wide locks: a fork
+ * while another thread held one would leave it held in the child, which
+ * may create pools of its own. The child has none of the parent's threads:
+ * no dumper, no waiter (their records stay in the list, naming the
+ * parent's pools, which the child cannot use), and the parent's pools are
+ * not the child's to dump; the signal pipe is the parent's too. */
+static void fork_child(void)
+{
+    pthread_mutex_init(&waiters_lock, NULL);
+    pthread_mutex_init(&dump_lock, NULL);
+    pthread_mutex_init(&life_lock, NULL);
+    pthread_mutex_init(&reg_lock, NULL);
+    waiters = NULL;
+    reg_head = NULL;
+    dumper_running = false;
+    if (sig_pipe[0] >= 0) {
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        sig_pipe[0] = sig_pipe[1] = -1;
+    }
+    pl_names_fork_child();
 }

@@ -64,6 +64,11 @@ out:
     return r;
 }
 
+void pl_names_fork_child(void)
+{
+    pthread_mutex_init(&names_lock, NULL);
+}
+
 /* Nothing is left for valgrind to report at exit; no pool may be running
  * then (a name is read only by live pools' threads). */
 __attribute__((destructor)) static void names_free_at_exit(void)

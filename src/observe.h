@@ -298,6 +298,9 @@ int pl_trace_start(struct plait_pool *pool, const char *path, size_t events);
 int pl_trace_stop(struct plait_pool *pool, bool workers_gone);
 void pl_trace_from_env(struct plait_pool *pool);
 
+/* names.c: after fork(), in the child (dump.c's handler). */
+void pl_names_fork_child(void);
+
 /* The asymmetric heavy fence (membarrier); false when unavailable. */
 bool pl_obs_heavy_fence(void);
 

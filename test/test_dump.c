@@ -286,3 +286,59 @@ Test(dump, on_signal, .timeout = TL_TIMEOUT)
     plait_pool_destroy(pool);
     unlink(path);
 }
+
+/* ---- fork ---------------------------------------------------------------------- */
+
+#include <sys/wait.h>
+
+static atomic_int stop_naming;
+
+static void *name_hammer(void *arg)
+{
+    plait_group *g = arg;
+    while (!atomic_load(&stop_naming))
+        plait_group_set_name(g, "hammered");
+    return NULL;
+}
+
+/* A child forked while another thread names groups (the names' lock may be
+ * held at the fork) can name and dump groups of a pool of its own. Not
+ * under ThreadSanitizer, which cannot start threads in the child of a
+ * multi-threaded fork. */
+Test(dump, fork_while_naming, .timeout = 60)
+{
+    if (TL_TSAN)
+        return;
+    plait_pool *pool = tl_pool(1);
+    plait_group *g = tl_group(pool, 0);
+    pthread_t th = tl_thread(name_hammer, g);
+    int hung = 0;
+    for (int i = 0; i < TL_SIZE(200, 20) && !hung; i++) {
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            alarm(5); /* a deadlocked child dies instead of hanging */
+            plait_pool *p;
+            plait_pool_options o = {.threads = 1};
+            if (plait_pool_create(&p, &o) != 0)
+                _exit(2);
+            plait_group *cg;
+            if (plait_group_create(&cg, p, 0) != 0 || plait_group_set_name(cg, "child") != 0)
+                _exit(3);
+            FILE *f = fopen("/dev/null", "w");
+            int rc = plait_pool_dump(p, f, 0);
+            fclose(f);
+            plait_group_destroy(cg);
+            plait_pool_destroy(p);
+            _exit(rc == 0 ? 0 : 4);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        hung = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        cr_expect(!hung, "child %d: status %#x", i, status);
+    }
+    atomic_store(&stop_naming, 1);
+    tl_join_thread(th);
+    plait_group_destroy(g);
+    plait_pool_destroy(pool);
+}
