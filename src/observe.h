@@ -7,12 +7,14 @@
  * Cost when nothing observes. The task path (task_run) pays, per task, a
  * release store of the running context (a plain mov on x86 and a stlr on
  * arm64, the dump's view of the worker) and one predictable branch on
- * w->observe, at the start and at the end. Waits, sleeps, steals, group
- * creation and destruction pay a few plain stores or an uncontended spin
- * lock; nothing there is on the per-task path.
+ * w->observe, at the start and at the end. A wait that does not return at
+ * once stores the event it waits for; a group's creation sets three fields
+ * and checks whether a trace is on (a group created outside any task also
+ * joins the pool's root list, under a spin lock); a steal tests the bit; a
+ * foreign waiter's sleep takes a mutex before and after.
  *
  * Promises to the callers:
- *   - the hooks never block, except PL_OBS_TASK_END while a dump copies
+ *   - the hooks never block, except pl_obs_task_end while a dump copies
  *     this worker's state (microseconds, no I/O under it);
  *   - they never allocate, and never call into the parts above them.
  *
