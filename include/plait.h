@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +103,7 @@ typedef struct plait_stats {
     uint64_t injected;        /* tasks submitted from threads outside the pool */
     uint64_t parks;           /* times a worker went to sleep */
     uint64_t wakeups;         /* times a producer woke a sleeping worker */
+    uint64_t trace_dropped;   /* trace events lost to full buffers, every session */
 } plait_stats; /* once the pool is quiet: succeeded + failed + cancelled == tasks spawned */
 
 /* Group flags. */
@@ -426,6 +428,54 @@ PLAIT_API int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, siz
  * spawned), ESHUTDOWN or ENOMEM. */
 PLAIT_API int plait_group_for(plait_group *group, size_t begin, size_t end, size_t grain,
                               plait_range_fn fn, void *arg);
+
+/* ---- Observing: names, traces, dumps ------------------------------------ */
+
+#define PLAIT_NAME_MAX 63 /* bytes of a name that are kept */
+
+/* Names the group (a copy of at most PLAIT_NAME_MAX bytes; NULL or ""
+ * removes the name), for traces and dumps. Names are interned: each
+ * distinct name is kept until the process exits, so name kinds of work
+ * ("parse", "row"), not each request; past 1 MiB of distinct names a new
+ * one is refused. 0, EINVAL for a NULL group, ENOMEM. */
+PLAIT_API int plait_group_set_name(plait_group *group, const char *name);
+
+/* The group's name, or NULL (none, or a NULL group). Valid until exit. */
+PLAIT_API const char *plait_group_name(const plait_group *group);
+
+/* Starts recording a timeline of the pool into path (opened now, written
+ * by plait_pool_trace_stop or plait_pool_destroy) in the Trace Event
+ * format that Perfetto (ui.perfetto.dev), chrome://tracing and speedscope
+ * open: a track per worker, an event per task run (nested where a wait
+ * ran it), steals, parks and wake-ups, spawns from foreign threads, and
+ * the life of each group created while it records. Each worker records
+ * into its own buffer of $PLAIT_TRACE_EVENTS events (default 1048576, 40
+ * bytes each, paid for as it fills); events past a full buffer are
+ * dropped and counted (in the file and in plait_stats.trace_dropped).
+ * $PLAIT_TRACE=path starts one at plait_pool_create (later pools of the
+ * process write path.2, path.3, ...). 0; EINVAL (NULL), EALREADY (a
+ * trace is on), ENOMEM, or fopen's error. */
+PLAIT_API int plait_pool_trace_start(plait_pool *pool, const char *path);
+
+/* Stops the trace and writes the file: 0, EINVAL (NULL, or no trace on),
+ * or the write's error (EIO, ENOSPC, ...). */
+PLAIT_API int plait_pool_trace_stop(plait_pool *pool);
+
+enum { PLAIT_DUMP_JSON = 1u << 0 }; /* plait_pool_dump: one JSON object, not text */
+
+/* Writes what is live in the pool to out: every group (name, state,
+ * pending count, the tasks of it now running, groups nested under the
+ * task that created them), each worker's running task and the tasks it
+ * runs nested in their waits, and who waits on which group or task
+ * (foreign threads too), as indented text, one line per object, or as
+ * JSON with PLAIT_DUMP_JSON. Callable from any thread while the pool runs;
+ * the snapshot is taken part by part (docs/API.md says what may be
+ * stale). $PLAIT_DUMP_ON=SIGUSR1 (or another signal) at pool creation
+ * dumps every pool on that signal, to $PLAIT_DUMP_FILE or stderr: the
+ * handler only write(2)s a byte to a pipe (async-signal-safe), and a plait
+ * thread does the dump.
+ * 0; EINVAL (NULL, unknown flags); ENOMEM; EIO (writing). */
+PLAIT_API int plait_pool_dump(plait_pool *pool, FILE *out, unsigned flags);
 
 /* ---- Errors ----------------------------------------------------------- */
 

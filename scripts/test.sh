@@ -5,9 +5,9 @@
 #
 # Build directories: build/ (release), build-tsan/, build-asan/. --label and
 # --exclude-label are CTest label regexes (-L / -LE). Without either, the
-# slow labels `stress` and `fuzz`, `docs` and `packaging` (their own CI
-# stages), and `mpi` (mpirun; scripts/deps-mpi.sh installs Open MPI when
-# --label asks for it), are left out. Exits non-zero on any failure.
+# slow labels `stress` and `fuzz`, `docs`, `packaging` and `browser` (their
+# own CI stages), and `mpi` (mpirun; scripts/deps-mpi.sh installs Open MPI
+# when --label asks for it), are left out. Exits non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,7 +42,7 @@ case "$sanitize" in
     *) echo "test.sh: --sanitize takes 'thread' or 'address'" >&2; exit 2 ;;
 esac
 if [ -z "$label" ] && [ $exclude_set -eq 0 ]; then
-    exclude='^(stress|fuzz|docs|packaging|mpi)$'
+    exclude='^(stress|fuzz|docs|packaging|mpi|browser)$'
 fi
 
 bash scripts/deps.sh

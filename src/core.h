@@ -164,7 +164,25 @@ struct plait_group {
     /* worker.c: a context on a worker waiting on the group (the wait
      * sets it; read while the group is unfinished, when it is alive). */
     _Atomic(struct plait_ctx *) waiter;
+    /* observe.h: the name (interned, never freed: names.c), the place in
+     * the pool's list of groups created outside any task (that list's
+     * lock; NULL: not in it), and the creation time when a trace was on
+     * (trace.c). */
+    _Atomic(const char *) name;
+    struct pl_live_groups *live;
+    struct plait_group *live_prev, *live_next;
+    uint64_t born_ns;
 };
+
+/* observe.h: the groups created outside any task, which the dump walks
+ * (with the nested lists of cancel.c). */
+struct pl_live_groups {
+    struct pl_spin lock;
+    struct plait_group *head; /* doubly linked through live_* */
+};
+
+struct pl_observer;
+struct pl_pool_observer;
 
 struct pl_worker {
     PL_CACHE_ALIGNED struct pl_deque deque;
@@ -173,6 +191,12 @@ struct pl_worker {
     pthread_t thread;
     struct pl_parker parker;
     struct plait_ctx *current; /* the running context, or NULL */
+    /* observe.h: the hooks' one branch (PL_OBS_* bits), the running task's
+     * context for the dump (written by this worker only), the trace
+     * buffer and the published waits. */
+    _Atomic uint32_t observe;
+    _Atomic(struct plait_ctx *) running;
+    struct pl_observer *obs;
     uint64_t rng;
     unsigned tick;
     /* Waits this worker is inside (nested); written by this worker only,
@@ -225,6 +249,7 @@ struct plait_pool {
      * and every live group. The last one frees it; destroy frees all the
      * rest (pool.c). */
     PL_CACHE_ALIGNED _Atomic size_t refs;
+    struct pl_pool_observer *obs; /* observe.h: trace buffer, root groups, signal dumps */
 };
 
 /* Counter bumps for single-writer counters. */

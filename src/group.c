@@ -13,6 +13,7 @@
 #include "debug.h"
 #include "pool.h"
 #include "signal_cancel.h"
+#include "observe.h"
 #include "timer.h"
 #include "worker.h"
 
@@ -126,6 +127,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL)
         pl_nested_register(g, cur);
+    pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
 }
@@ -186,7 +188,8 @@ int plait_group_wait(plait_group *g)
      * array. seq_cst: against plait_group_set_timeout (timer.c), which
      * sets had_deadline, then reads CLOSED: either it sees CLOSED and
      * refuses, or pl_timer_remove below sees had_deadline. */
-    atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst);
+    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED))
+        pl_obs_group_closed(pl_tls_worker, g, r); /* once, by the closer */
     pl_timer_remove(g->pool, g);
     return r;
 }
@@ -347,6 +350,7 @@ void plait_group_destroy(plait_group *g)
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_timer_remove(g->pool, g);
     pl_nested_unregister(g, cur);
+    pl_obs_group_destroyed(g);
     /* Groups nested in this one were unregistered by their creators' ends
      * (every task of this group has finished). */
     PLAIT_ASSERT(g->nested.head == NULL);

@@ -45,6 +45,7 @@
 #include "alloc.h"
 #include "cancel.h"
 #include "futex.h"
+#include "observe.h"
 #include "task_records.h"
 #include "timer.h"
 #include "worker.h"
@@ -128,6 +129,7 @@ void pl_pool_ref(struct plait_pool *pool)
 /* Frees the pool's record: nothing refers to it any more. */
 static void pool_free_record(struct plait_pool *pool)
 {
+    pl_obs_pool_free(pool);
     pl_timer_free(pool);
     pthread_mutex_destroy(&pool->timer_start_lock);
     pl_free(pool);
@@ -144,6 +146,7 @@ void pl_pool_unref(struct plait_pool *pool)
  * but the pool's record. Every worker is joined (or never started). */
 static void pool_free_parts(struct plait_pool *pool)
 {
+    pl_obs_pool_stop(pool);
     for (unsigned i = 0; pool->workers != NULL && i < pool->nworkers; i++) {
         pl_cache_drain(&pool->workers[i].task_cache);
         pl_cache_drain(&pool->workers[i].group_cache);
@@ -255,6 +258,10 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
         atomic_init(&w->parker.word, 0);
     }
     pool->nworkers = n;
+    if (pl_obs_pool_init(pool) != 0) {
+        pool_free(pool);
+        return ENOMEM;
+    }
 
     unsigned started = 0;
     pthread_attr_t attr;
@@ -281,6 +288,7 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     uint32_t r;
     while ((r = atomic_load_explicit(&pool->ready, memory_order_acquire)) < n)
         pl_futex_wait(&pool->ready, r, 0);
+    pl_obs_pool_started(pool);
     *out = pool;
     return 0;
 }
@@ -355,6 +363,7 @@ int plait_pool_stats(const plait_pool *pool, plait_stats *out)
     s.injected = atomic_load_explicit(&pool->n_injected, memory_order_relaxed);
     s.parks = atomic_load_explicit(&pool->lot.parks, memory_order_relaxed);
     s.wakeups = atomic_load_explicit(&pool->lot.wakeups, memory_order_relaxed);
+    s.trace_dropped = pl_trace_dropped(pool);
     *out = s;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "cancel.h"
 #include "debug.h"
 #include "group.h"
+#include "observe.h"
 #include "pool.h"
 #include "task_records.h"
 #include "worker.h"
@@ -190,8 +191,10 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
         struct plait_ctx *saved = w->current;
         t->outer = saved;
         w->current = &t->ctx;
+        pl_obs_task_begin(w, t);
         code = t->fn(&t->ctx, t->arg);
         w->current = saved;
+        pl_obs_task_end(w, t, saved, code, task_id);
         pl_ctx_end(&t->ctx);
     }
     task_finish(t, code);
@@ -361,10 +364,12 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
     }
     if (out != NULL)
         *out = t;
-    if (pl_unlikely(flags & PL_TASK_INLINE))
+    if (pl_unlikely(flags & PL_TASK_INLINE)) {
         task_run(w, &t->job); /* a full group, from a worker: caller runs */
-    else
+    } else {
+        pl_obs_foreign_spawn(pool, t, local, task_id);
         pl_pool_push_task(pool, t);
+    }
 out:
     if (!local)
         pl_foreign_end(pool);
@@ -430,10 +435,12 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
     if (!local && (*err = pl_foreign_begin(pool)) != 0)
         return NULL;
     struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE);
-    if (t != NULL)
+    if (t != NULL) {
+        pl_obs_foreign_spawn(pool, t, local, task_id);
         pl_pool_push_task(pool, t);
-    else
+    } else {
         *err = ENOMEM;
+    }
     if (!local)
         pl_foreign_end(pool);
     return t;

@@ -59,6 +59,7 @@
 
 #include "alloc.h"
 #include "futex.h"
+#include "observe.h"
 
 #define PL_INJECT_EVERY 61
 /* Rounds of searching before parking. Only pause instructions, never
@@ -93,6 +94,7 @@ static struct pl_job *steal_from(struct pl_worker *w, struct pl_worker *victim)
         enum pl_steal_result r = pl_deque_steal(&victim->deque, &item);
         if (r == PL_STEAL_OK) {
             pl_count(&w->n_steals);
+            pl_obs_steal(w, victim->index);
             return item;
         }
         pl_count(&w->n_failed_steals);
@@ -602,7 +604,7 @@ static void wait_foreign(struct pl_event *e)
     /* The setter releases the node as its last access to it, and we sleep
      * on the node's own word until then: woken, we may leave at once. */
     if (pl_event_register(e, &node))
-        pl_event_leave(&node);
+        pl_obs_foreign_leave(&node); /* pl_event_leave, seen by the dump */
 }
 
 /* Set, as far as this waiter may look: once it has registered a node, it
@@ -619,6 +621,7 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         return 0; /* the setter's RMW was its last access */
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL) {
+        pl_obs_foreign_waits(awaited->pool, e);
         wait_foreign(e);
         return 0;
     }
@@ -636,6 +639,7 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
     bool stack_low = pl_stack_low();
     int result = 0;
     wait_enter(w);
+    pl_obs_wait_enter(w, e);
     while (!wait_over(e, &node, registered)) {
         /* The common case first: the newest job of our own deque is
          * awaited work (a suspended fiber waits until it runs dry). */
@@ -767,12 +771,13 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
             searching = pl_lot_leave(lot, &w->parker);
             continue;
         }
-        pl_parker_sleep(&w->parker, deadline);
+        pl_obs_parker_sleep(w, deadline);
         searching = pl_lot_leave(lot, &w->parker);
         spins = PL_WAIT_SPINS / 2;
         can_aside = true; /* woken: a fiber may have finished */
     }
     wait_leave(w);
+    pl_obs_wait_leave(w);
     /* A wake-up handed to us that we did not use goes on to the next
      * sleeper, if there is work for it. */
     if (searching)
@@ -798,6 +803,7 @@ void *pl_worker_main(void *arg)
     pl_tls_worker = w;
     pl_stack_thread_init();
     name_thread(w);
+    pl_obs_worker_start(w);
     if (pool->opts.on_thread_start != NULL)
         pool->opts.on_thread_start(w->index, pool->opts.userdata);
     /* release: plait_pool_create returns after seeing every worker here. */
@@ -856,7 +862,7 @@ void *pl_worker_main(void *arg)
                 atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst))
                 pl_futex_wake(&pool->idle, INT_MAX);
         }
-        pl_parker_sleep(&w->parker, 0);
+        pl_obs_parker_sleep(w, 0);
         if (idle_now)
             atomic_fetch_sub_explicit(&pool->idle, 1, memory_order_seq_cst);
         searching = pl_lot_leave(lot, &w->parker);
