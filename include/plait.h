@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define PLAIT_VERSION_MAJOR 0
-#define PLAIT_VERSION_MINOR 1
+#define PLAIT_VERSION_MINOR 2
 #define PLAIT_VERSION_PATCH 0
 /* The version of this header as one number: major * 10000 + minor * 100 +
  * patch (minor and patch stay below 100). */
