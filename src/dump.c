@@ -46,7 +46,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -55,32 +54,10 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "membarrier.h"
 #include "observe.h"
 
 PL_TLS struct pl_obs_foreign_note pl_obs_foreign_note;
-
-/* ---- The heavy fence ------------------------------------------------------ */
-
-static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
-static int fence_cmd; /* the membarrier command that works, or 0 */
-
-static void fence_init(void)
-{
-    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (cmds < 0)
-        return;
-    if ((cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        fence_cmd = MEMBARRIER_CMD_PRIVATE_EXPEDITED;
-    else if (cmds & MEMBARRIER_CMD_GLOBAL)
-        fence_cmd = MEMBARRIER_CMD_GLOBAL;
-}
-
-bool pl_obs_heavy_fence(void)
-{
-    pthread_once(&fence_once, fence_init);
-    return fence_cmd != 0 && syscall(SYS_membarrier, fence_cmd, 0, 0) == 0;
-}
 
 /* ---- Observer records ------------------------------------------------------ */
 
@@ -461,7 +438,7 @@ static int take_snapshot(struct snapshot *s, struct plait_pool *pool)
     /* relaxed RMWs: ordered before the chain reads by the heavy fence. */
     for (unsigned i = 0; i < pool->nworkers; i++)
         atomic_fetch_or_explicit(&pool->workers[i].observe, PL_OBS_DUMP, memory_order_relaxed);
-    s->chains_known = pl_obs_heavy_fence();
+    s->chains_known = pl_heavy_fence();
     uint64_t now = pl_now_ns();
     for (unsigned i = 0; i < pool->nworkers; i++)
         snap_worker(s, pool, i, now);

@@ -308,7 +308,4 @@ void pl_trace_from_env(struct plait_pool *pool);
 /* names.c: after fork(), in the child (dump.c's handler). */
 void pl_names_fork_child(void);
 
-/* The asymmetric heavy fence (membarrier); false when unavailable. */
-bool pl_obs_heavy_fence(void);
-
 #endif

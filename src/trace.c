@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "membarrier.h"
 #include "observe.h"
 
 static int gettid_now(void)
@@ -327,7 +328,7 @@ int pl_trace_start(struct plait_pool *pool, const char *path, size_t events)
         pthread_mutex_unlock(&po->lock);
         return EALREADY;
     }
-    if (pl_obs_heavy_fence())
+    if (pl_heavy_fence())
         /* relaxed: see asym_ok. */
         atomic_store_explicit(&asym_ok, true, memory_order_relaxed);
     int err = 0;
@@ -759,7 +760,7 @@ int pl_trace_stop(struct plait_pool *pool, bool workers_gone)
     /* The heavy side of the brackets' pair (enter), where it works (it
      * worked at start, and keeps working: same command, same process). */
     if (!workers_gone)
-        pl_obs_heavy_fence();
+        pl_heavy_fence();
     if (!workers_gone)
         for (unsigned i = 0; i < pool->nworkers; i++)
             /* seq_cst: see above; acquires the bracket's release. */
