@@ -24,7 +24,7 @@ static int process(plait_ctx *ctx, size_t begin, size_t end, void *arg)
     const struct batch *b = arg;
     for (size_t i = begin; i < end; i++) {
         uint64_t cost_ns = i % 37 == 0 ? 5000000u : 50000u; /* 5 ms or 50 us */
-        int rc = plait_sleep(ctx, cost_ns);                  /* stands for the work */
+        int rc = plait_sleep(ctx, cost_ns);                 /* stands for the work */
         if (rc != 0)
             return rc; /* cancelled */
         if (i % 53 == 7)
@@ -53,8 +53,8 @@ int main(int argc, char **argv)
 
     struct batch b = {.rank = rank};
     plait_mpi_result r;
-    int rc = plait_mpi_for(MPI_COMM_WORLD, pool, 0, items, 4, process, &b,
-                           PLAIT_GROUP_COLLECT_ALL, &r);
+    int rc =
+        plait_mpi_for(MPI_COMM_WORLD, pool, 0, items, 4, process, &b, PLAIT_GROUP_COLLECT_ALL, &r);
 
     if (rank == 0) {
         printf("mpi_batch: %zu items on %d ranks: %s, %zu failed, %llu done\n", items, size,

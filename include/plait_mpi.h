@@ -90,16 +90,16 @@ typedef struct plait_mpi_rank_stats {
 /* The outcome, identical on every rank. Zeroed by plait_mpi_for before
  * anything else; released by plait_mpi_result_free. */
 typedef struct plait_mpi_result {
-    int status;                  /* the value plait_mpi_for returned */
-    bool timed_out;              /* the deadline fired on some rank */
+    int status;     /* the value plait_mpi_for returned */
+    bool timed_out; /* the deadline fired on some rank */
     size_t nerrors;
-    plait_mpi_error *errors;     /* sorted by item, rank, code, message */
+    plait_mpi_error *errors; /* sorted by item, rank, code, message */
     size_t nranks;
     plait_mpi_rank_stats *ranks; /* indexed by rank; NULL if the loop never ran */
     uint64_t chunks;             /* chunks in the range */
     uint64_t items_done;         /* items in chunks that succeeded, all ranks */
-    char *message;               /* why it did not run (EINVAL, ENOTSUP, EDEADLK, ENOMEM), or NULL */
-    void *internal;              /* the result's storage: do not touch */
+    char *message;  /* why it did not run (EINVAL, ENOTSUP, EDEADLK, ENOMEM), or NULL */
+    void *internal; /* the result's storage: do not touch */
 } plait_mpi_result;
 
 /* Options of plait_mpi_for_with. Zero-initialise and set what you need; a

@@ -375,8 +375,7 @@ void pl_detach_lock(void)
 void pl_detach_unlock(void)
 {
 #if PL_DEBUG
-    PLAIT_ASSERT(atomic_load_explicit(&detach_holder, memory_order_relaxed) ==
-                 pl_debug_thread());
+    PLAIT_ASSERT(atomic_load_explicit(&detach_holder, memory_order_relaxed) == pl_debug_thread());
     atomic_store_explicit(&detach_holder, 0, memory_order_relaxed);
 #endif
     pthread_mutex_unlock(&detach_lock);

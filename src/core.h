@@ -59,7 +59,7 @@ enum {
 };
 
 struct plait_task {
-    void *qlink;    /* first word: the injection queue's overflow link */
+    void *qlink; /* first word: the injection queue's overflow link */
     struct pl_job job;
     uint32_t flags;
     plait_fn fn;

@@ -118,9 +118,8 @@ void pl_deque_destroy(struct pl_deque *d)
  * into a buffer twice as large. The old buffer is unchanged and stays
  * allocated, so a thief still reading it gets the same item the new buffer
  * holds at that index. */
-__attribute__((noinline)) struct pl_deque_buf *pl_deque_grow(struct pl_deque *d,
-                                                             struct pl_deque_buf *old, int64_t t,
-                                                             int64_t b)
+__attribute__((noinline)) struct pl_deque_buf *
+pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t, int64_t b)
 {
     struct pl_deque_buf *nb = buf_new((old->mask + 1) * 2);
     if (nb == NULL)

@@ -61,7 +61,6 @@ enum pl_steal_result { PL_STEAL_OK, PL_STEAL_EMPTY, PL_STEAL_LOST };
 int pl_deque_init(struct pl_deque *d, size_t capacity);
 void pl_deque_destroy(struct pl_deque *d);
 
-
 /* Out of line: growth is rare. */
 struct pl_deque_buf *pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t,
                                    int64_t b);

@@ -47,8 +47,7 @@ static inline void pl_event_init(struct pl_event *e)
  * event was set is visible to a waiter that sees it set. */
 static inline bool pl_event_done(const struct pl_event *e)
 {
-    return atomic_load_explicit((_Atomic uintptr_t *)&e->state, memory_order_acquire) &
-           PL_EV_DONE;
+    return atomic_load_explicit((_Atomic uintptr_t *)&e->state, memory_order_acquire) & PL_EV_DONE;
 }
 
 /* Whether the setter has released a registered node. acquire: pairs with

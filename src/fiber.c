@@ -65,7 +65,7 @@ struct pl_fiber {
     struct pl_side *back; /* whoever started or last resumed us */
     char *map;            /* guard page, then the stack */
     size_t map_size;
-    unsigned vg_id;       /* valgrind's stack registration */
+    unsigned vg_id; /* valgrind's stack registration */
     void (*fn)(void *);
     void *arg;
     bool done;

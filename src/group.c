@@ -139,7 +139,7 @@ static void begin_wait(struct plait_group *g)
     size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
     do {
         if (p & PL_PENDING_WAITING)
-            return; /* another waiter dropped it */
+            return;           /* another waiter dropped it */
         PLAIT_ASSERT(p >= 1); /* the bias is still there */
         /* acq_rel: when this makes the count final, it acquires every
          * task's release (they decremented before us). */
@@ -171,10 +171,10 @@ int plait_group_wait(plait_group *g)
      * done event (acquired above) makes first_error final. The first
      * waiter to close the group fixes the result; any others read it. */
     uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
-    int r = g->first_error != 0     ? g->first_error
-            : (s & PL_G_TIMEDOUT)   ? ETIMEDOUT
+    int r = g->first_error != 0    ? g->first_error
+            : (s & PL_G_TIMEDOUT)  ? ETIMEDOUT
             : (s & PL_G_CANCELLED) ? ECANCELED
-                                    : 0;
+                                   : 0;
     /* The first waiter to get here fixes the result (a cancel after the
      * end could change what a later one computes); the others read it. A
      * CAS rather than a store after CLOSED: a waiter never spins on a

@@ -151,8 +151,7 @@ static void *ring_take(struct pl_inject *q)
 void pl_inject_put(struct pl_inject *q, void *item)
 {
     /* Keep FIFO-ish order: once items overflow, later ones follow them. */
-    if (atomic_load_explicit(&q->overflow_count, memory_order_relaxed) == 0 &&
-        ring_put(q, item))
+    if (atomic_load_explicit(&q->overflow_count, memory_order_relaxed) == 0 && ring_put(q, item))
         return;
     overflow_put(q, item);
 }

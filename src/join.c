@@ -79,9 +79,9 @@ static __attribute__((noinline)) int join_slow(struct pl_worker *w, struct pl_jo
         if (j == NULL) {
             /* Stolen (or run by a wait nested in b): wait for it, stealing
              * from the thief first (leapfrogging). */
-            struct pl_awaited awaited = {
-                w->pool, atomic_load_explicit(&f->thief, memory_order_relaxed), NULL, &f->ctx,
-                NULL};
+            struct pl_awaited awaited = {w->pool,
+                                         atomic_load_explicit(&f->thief, memory_order_relaxed),
+                                         NULL, &f->ctx, NULL};
             /* Never EDEADLK: a join child cannot be on its joiner's chain. */
             (void)pl_wait_event(&f->done, &awaited);
             return f->code;

@@ -11,8 +11,8 @@
 #include "group_for.h"
 #include "worker.h"
 
-int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, size_t grain,
-                       plait_range_fn fn, void *arg)
+int plait_parallel_for(plait_pool *pool, size_t begin, size_t end, size_t grain, plait_range_fn fn,
+                       void *arg)
 {
     if (pool == NULL || fn == NULL || begin > end)
         return EINVAL;

@@ -25,11 +25,11 @@
 #include "util.h"
 
 struct pl_parker {
-    _Atomic uint32_t word;   /* futex word: 1 while asleep or about to be */
-    struct pl_parker *next;  /* idle stack link; lot lock */
-    bool on_idle;            /* lot lock */
-    bool handed_search;      /* lot lock: popped by a notifier, counted as searching */
-    unsigned char kind;      /* lot lock: enum pl_parker_kind */
+    _Atomic uint32_t word;  /* futex word: 1 while asleep or about to be */
+    struct pl_parker *next; /* idle stack link; lot lock */
+    bool on_idle;           /* lot lock */
+    bool handed_search;     /* lot lock: popped by a notifier, counted as searching */
+    unsigned char kind;     /* lot lock: enum pl_parker_kind */
 };
 
 /* What a parked worker would do with injected work (worker.c). */
@@ -54,7 +54,7 @@ struct pl_lot {
     _Atomic uint64_t wakeups, parks;
 };
 
-#define PL_LOT_SLEEPERS(s) ((s) & 0xffffu)
+#define PL_LOT_SLEEPERS(s) ((s)&0xffffu)
 #define PL_LOT_SEARCHING(s) ((s) >> 16)
 
 void pl_lot_init(struct pl_lot *lot);

@@ -106,8 +106,8 @@ static int parse_threads(unsigned *out)
         char *end;
         errno = 0;
         unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || v == 0 || v > PL_MAX_THREADS ||
-            s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        if (errno != 0 || end == s || *end != '\0' || v == 0 || v > PL_MAX_THREADS || s[0] == '-' ||
+            s[0] == '+' || s[0] == ' ')
             return EINVAL;
         *out = (unsigned)v;
         return 0;

@@ -19,7 +19,7 @@
     X(ESHUTDOWN, "the pool is being destroyed")                                                    \
     X(EDEADLK, "waiting here would deadlock (a task waiting on itself or its own group, or "       \
                "destroying its own pool)")                                                         \
-    X(EAGAIN, "not finished yet, the group is full (PLAIT_SPAWN_TRY), or out of resources for "   \
+    X(EAGAIN, "not finished yet, the group is full (PLAIT_SPAWN_TRY), or out of resources for "    \
               "threads")                                                                           \
     X(ENOTSUP, "not supported here (plait_mpi: MPI thread level below MPI_THREAD_FUNNELED, or "    \
                "not the main thread)")

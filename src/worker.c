@@ -203,7 +203,6 @@ bool pl_job_awaited_slow(const struct pl_job *j, const void *target)
     return chain_reaches(j->ctx, target);
 }
 
-
 /* A context on a worker that waits on the target is its waiter. */
 static void record_waiter(const struct pl_worker *w, const struct pl_awaited *s)
 {
@@ -249,8 +248,8 @@ struct pl_wfiber {
     int *result;
     /* The worker's state on it, while suspended. */
     struct plait_ctx *current;
-    unsigned depth;      /* waits entered on it */
-    unsigned base_depth; /* the resumer's */
+    unsigned depth;             /* waits entered on it */
+    unsigned base_depth;        /* the resumer's */
     struct pl_event_node *node; /* released when it may go on */
 };
 
@@ -496,8 +495,7 @@ static bool deque_work_visible(struct plait_pool *pool)
 /* The re-check after announcing ourselves as a sleeper. */
 static bool work_visible(struct pl_worker *w, bool injected)
 {
-    return (injected && pl_inject_maybe_nonempty(&w->pool->inject)) ||
-           deque_work_visible(w->pool);
+    return (injected && pl_inject_maybe_nonempty(&w->pool->inject)) || deque_work_visible(w->pool);
 }
 
 static void backoff(unsigned spins)
@@ -752,7 +750,7 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         /* Declining work: sleep no longer than the decline clock. */
         uint64_t deadline = declined_since != 0 && can_aside ? declined_since + PL_DECLINE_NS : 0;
         pl_lot_prepare(lot, &w->parker, false,
-                       injected ? PL_PARK_TAKES
+                       injected        ? PL_PARK_TAKES
                        : deadline != 0 ? PL_PARK_DECLINES_TIMED
                                        : PL_PARK_DECLINES);
         if (!registered) {

@@ -6,11 +6,10 @@
  *   - pl_tls_worker is the calling thread's worker, or NULL on any other
  *     thread; pl_current_ctx is the context that worker is running.
  *   - pl_wait_event(e, awaited) returns once e is set and may be left
- *     (event.h), or EDEADLK for a cycle of waits it sees. On a worker it runs meanwhile only jobs that the awaited
- *     work depends on (pl_job_awaited), so that nothing it runs can hold it
- *     up for a reason of its own; work it must not run but that may be
- *     stranded otherwise it runs on a fiber of its own, which is suspended
- *     if it blocks (worker.c says when and why). Elsewhere it blocks.
+ *     (event.h), or EDEADLK for a cycle of waits it sees. On a worker it runs meanwhile only jobs
+ * that the awaited work depends on (pl_job_awaited), so that nothing it runs can hold it up for a
+ * reason of its own; work it must not run but that may be stranded otherwise it runs on a fiber of
+ * its own, which is suspended if it blocks (worker.c says when and why). Elsewhere it blocks.
  *   - Nested work never overflows a worker's stack: it moves to a fresh
  *     stack before less than PL_STACK_RESERVE is left (fiber.h).
  *   - pl_notify_injected: called after a job was put into the pool's

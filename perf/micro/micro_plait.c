@@ -160,8 +160,8 @@ static void line(const bench_cfg *cfg, const char *name, bench_fn fn, void *arg)
     char bench[48];
     snprintf(bench, sizeof bench, "micro_%s", name);
     double med = bench_repeat(cfg, bench, "plait", fn, arg, MICRO_OPS, times);
-    bench_emit(bench, "plait", cfg->threads, "value=%.3f unit=ns ok=1 ops=%d", med * 1e9 / MICRO_OPS,
-               MICRO_OPS);
+    bench_emit(bench, "plait", cfg->threads, "value=%.3f unit=ns ok=1 ops=%d",
+               med * 1e9 / MICRO_OPS, MICRO_OPS);
 }
 
 int main(int argc, char **argv)

@@ -55,7 +55,7 @@ enum { STOP_NONE = 0, STOP_DEADLINE = 1, STOP_FAILURE = 2 };
  * Claims add 1 each; no range has 2^62 chunks. */
 #define STOP_BUMP ((uint64_t)1 << 62)
 
-#define DEFAULT_POLL_NS 200000u   /* 200 us */
+#define DEFAULT_POLL_NS 200000u /* 200 us */
 #define DEFAULT_PER_WORKER 2u
 /* Adaptive claim-ahead (chunks_per_worker 0): enough chunks per worker for
  * AHEAD_NS of work, at least DEFAULT_PER_WORKER, at most MAX_PER_WORKER.
@@ -66,7 +66,7 @@ enum { STOP_NONE = 0, STOP_DEADLINE = 1, STOP_FAILURE = 2 };
  * that others could have run. */
 #define AHEAD_NS 500000u
 #define MAX_PER_WORKER 64u
-#define MSG_MAX 1024u             /* longest message gathered (bytes, with its NUL) */
+#define MSG_MAX 1024u /* longest message gathered (bytes, with its NUL) */
 
 /* ---- Small helpers ----------------------------------------------------- */
 
@@ -179,7 +179,10 @@ struct local_error {
     const char *message;
 };
 
-static size_t pad8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+static size_t pad8(size_t n)
+{
+    return (n + 7u) & ~(size_t)7u;
+}
 
 static size_t msg_len(const char *m)
 {
@@ -330,8 +333,8 @@ static void abs_time(struct timespec *ts, uint64_t t)
 struct outcome {
     uint64_t chunks, items, finish_ns;
     bool timed_out, stopped;
-    int mpi_err;               /* EIO: an MPI call failed */
-    struct local_error extra;  /* a chunk that could not be spawned, or code 0 */
+    int mpi_err;              /* EIO: an MPI call failed */
+    struct local_error extra; /* a chunk that could not be spawned, or code 0 */
     char extra_msg[160];
 };
 
@@ -541,7 +544,10 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
         local = EDEADLK, why = "called from a task of its own pool";
 
     uint64_t v[A_WORDS] = {
-        [A_BEGIN] = begin, [A_END] = end, [A_GRAIN] = grain, [A_FLAGS] = op->flags,
+        [A_BEGIN] = begin,
+        [A_END] = end,
+        [A_GRAIN] = grain,
+        [A_FLAGS] = op->flags,
         [A_DEADLINE] = op->deadline_ns,
         [A_ERR] = ((uint64_t)(unsigned)local << 32) | (uint32_t)rank,
         [A_WORKERS] = plait_pool_size(pool),
@@ -642,7 +648,8 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
     if (setup != 0) {
         snprintf(o.extra_msg, sizeof o.extra_msg, "plait_mpi_for: rank could not start: %s",
                  plait_strerror(setup));
-        o.extra = (struct local_error){.code = setup, .item = PLAIT_NO_ITEM, .message = o.extra_msg};
+        o.extra =
+            (struct local_error){.code = setup, .item = PLAIT_NO_ITEM, .message = o.extra_msg};
         if ((op->flags & PLAIT_GROUP_COLLECT_ALL) == 0 && o.mpi_err == 0 &&
             raise_stop(&u, STOP_FAILURE) != 0)
             o.mpi_err = EIO;
@@ -650,8 +657,8 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
         u.group = NULL;
     }
     if (have_mu && o.mpi_err == 0)
-        claim_loop(&u, start, deadline_abs, poll, limit, workers ? workers : 1, adaptive,
-                   op->flags, &o);
+        claim_loop(&u, start, deadline_abs, poll, limit, workers ? workers : 1, adaptive, op->flags,
+                   &o);
     else
         o.finish_ns = now_ns() - start;
     if (MPI_Win_unlock_all(u.win) != MPI_SUCCESS)
@@ -671,16 +678,20 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
         gather_err = ENOMEM;
     } else {
         for (size_t i = 0; i < ng; i++)
-            le[i] = (struct local_error){.code = gerr[i].code, .item = gerr[i].item,
-                                         .message = gerr[i].message};
+            le[i] = (struct local_error){
+                .code = gerr[i].code, .item = gerr[i].item, .message = gerr[i].message};
         if (o.extra.code != 0)
             le[ng] = o.extra;
     }
     if (gi.timed_out)
         o.timed_out = true;
     uint64_t hdr[H_WORDS] = {
-        [H_NERR] = nloc, [H_CHUNKS] = o.chunks, [H_ITEMS] = o.items, [H_DONE] = 0,
-        [H_FINISH] = o.finish_ns, [H_WORKERS] = workers,
+        [H_NERR] = nloc,
+        [H_CHUNKS] = o.chunks,
+        [H_ITEMS] = o.items,
+        [H_DONE] = 0,
+        [H_FINISH] = o.finish_ns,
+        [H_WORKERS] = workers,
         [H_BITS] = (o.timed_out ? BIT_TIMED_OUT : 0u) | (o.stopped ? BIT_STOPPED : 0u) |
                    (gi.is_cancelled ? BIT_CANCELLED : 0u),
     };
@@ -715,7 +726,8 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
     if (errmax[0] != 0 || errmax[1] != 0) {
         status = errmax[1] != 0 ? EIO : ENOMEM;
         set_message(result, "plait_mpi_for: %s gathering the results",
-                    status == EIO ? "an MPI call failed on some rank" : "out of memory on some rank");
+                    status == EIO ? "an MPI call failed on some rank"
+                                  : "out of memory on some rank");
         goto out;
     }
     if (MPI_Allgather(&mine_i, 1, MPI_INT, sizes, 1, MPI_INT, comm) != MPI_SUCCESS) {
@@ -796,9 +808,10 @@ int plait_mpi_for_with(MPI_Comm comm, plait_pool *pool, size_t begin, size_t end
             memcpy(&code, p + 8, 4);
             memcpy(&len, p + 12, 4);
             p += 16;
-            result->errors[k++] = (plait_mpi_error){
-                .code = code, .rank = r, .item = (size_t)item,
-                .message = len > 0 ? (const char *)p : NULL};
+            result->errors[k++] = (plait_mpi_error){.code = code,
+                                                    .rank = r,
+                                                    .item = (size_t)item,
+                                                    .message = len > 0 ? (const char *)p : NULL};
             p += pad8(len);
         }
         s->items_done = h[H_DONE];

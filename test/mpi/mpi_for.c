@@ -23,15 +23,15 @@
 
 static int rank, nranks;
 
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "rank %d: FAIL %s:%d: %s: ", rank, __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fprintf(stderr, "\n");                                                            \
-            fflush(stderr);                                                                   \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                                     \
-        }                                                                                     \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "rank %d: FAIL %s:%d: %s: ", rank, __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            fflush(stderr);                                                                        \
+            MPI_Abort(MPI_COMM_WORLD, 1);                                                          \
+        }                                                                                          \
     } while (0)
 
 static uint64_t now_ns(void)
@@ -168,7 +168,10 @@ static void scenario_checksum(void)
 
 /* ---- errors: every failure once, on every rank, in order --------------- */
 
-static bool injected(size_t i) { return i % 97 == 13; }
+static bool injected(size_t i)
+{
+    return i % 97 == 13;
+}
 enum { NAMELESS = 1502 }; /* fails its chunk without naming an item */
 
 static int err_body(plait_ctx *ctx, size_t b, size_t e, void *arg)
@@ -549,9 +552,9 @@ static int run_threadlevel(const char *which, int provided)
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
-    int want = strcmp(which, "single") == 0     ? MPI_THREAD_SINGLE
-               : strcmp(which, "in_task") == 0  ? MPI_THREAD_MULTIPLE
-                                                : MPI_THREAD_FUNNELED;
+    int want = strcmp(which, "single") == 0    ? MPI_THREAD_SINGLE
+               : strcmp(which, "in_task") == 0 ? MPI_THREAD_MULTIPLE
+                                               : MPI_THREAD_FUNNELED;
     int provided;
     MPI_Init_thread(&argc, &argv, want, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

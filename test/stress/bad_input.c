@@ -70,13 +70,13 @@ static int probe_wait_own(plait_ctx *ctx, void *arg)
 static int probe_ctx(plait_ctx *ctx, void *arg)
 {
     struct probe *p = arg;
-    p->r1 = plait_fail(ctx, 0, "zero code");    /* returns 0 */
-    p->r2 = plait_fail(ctx, EIO, NULL);         /* NULL fmt: returns code */
-    p->r3 = plait_sleep(ctx, 0);                /* 0 */
+    p->r1 = plait_fail(ctx, 0, "zero code"); /* returns 0 */
+    p->r2 = plait_fail(ctx, EIO, NULL);      /* NULL fmt: returns code */
+    p->r3 = plait_sleep(ctx, 0);             /* 0 */
     p->p = plait_ctx_pool(ctx);
     p->b = plait_current() == ctx;
     plait_set_result(ctx, (void *)0x1234);
-    plait_set_result(NULL, (void *)0x1);        /* no-op */
+    plait_set_result(NULL, (void *)0x1); /* no-op */
     return 0;
 }
 
@@ -325,14 +325,16 @@ int main(int argc, char **argv)
         row("plait_pool_create", "threads = 4097 (over the 4096 limit)", "EINVAL, *pool untouched",
             plait_pool_create(&p, &o) == EINVAL && p == NULL);
         o.threads = UINT_MAX;
-        row("plait_pool_create", "threads = UINT_MAX", "EINVAL", plait_pool_create(&p, &o) == EINVAL);
-        static const char *bad_env[] = {"abc", "0", "-1", "+2", " 2", "2x", "", "99999",
-                                        "18446744073709551617"};
+        row("plait_pool_create", "threads = UINT_MAX", "EINVAL",
+            plait_pool_create(&p, &o) == EINVAL);
+        static const char *bad_env[] = {
+            "abc", "0", "-1", "+2", " 2", "2x", "", "99999", "18446744073709551617"};
         for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
             setenv("PLAIT_THREADS", bad_env[i], 1);
             char in[80];
             snprintf(in, sizeof in, "threads 0, `$PLAIT_THREADS=\"%s\"`", bad_env[i]);
-            row("plait_pool_create", in, "EINVAL", plait_pool_create(&p, NULL) == EINVAL && p == NULL);
+            row("plait_pool_create", in, "EINVAL",
+                plait_pool_create(&p, NULL) == EINVAL && p == NULL);
         }
         setenv("PLAIT_THREADS", "3", 1);
         int r = plait_pool_create(&p, NULL);
@@ -371,7 +373,8 @@ int main(int argc, char **argv)
 
     /* ---- Context ---- */
     row("plait_cancelled", "NULL", "false", !plait_cancelled(NULL));
-    row("plait_fail", "ctx NULL", "returns code, records nothing", plait_fail(NULL, EIO, "x") == EIO);
+    row("plait_fail", "ctx NULL", "returns code, records nothing",
+        plait_fail(NULL, EIO, "x") == EIO);
     row("plait_sleep", "ctx NULL", "EINVAL", plait_sleep(NULL, 1000) == EINVAL);
     row("plait_current", "called outside a task", "NULL", plait_current() == NULL);
     row("plait_ctx_pool", "NULL", "NULL", plait_ctx_pool(NULL) == NULL);
@@ -410,7 +413,8 @@ int main(int argc, char **argv)
     row("plait_group_create", "group NULL", "EINVAL", plait_group_create(NULL, pool, 0) == EINVAL);
     row("plait_group_create", "pool NULL", "EINVAL", plait_group_create(&g, NULL, 0) == EINVAL);
     row("plait_group_create", "unknown flag bits (1 << 7, 0xffffffff)", "EINVAL",
-        plait_group_create(&g, pool, 1u << 7) == EINVAL && plait_group_create(&g, pool, 0xffffffffu) == EINVAL);
+        plait_group_create(&g, pool, 1u << 7) == EINVAL &&
+            plait_group_create(&g, pool, 0xffffffffu) == EINVAL);
     errno = 0;
     row("plait_spawn", "group NULL", "NULL, errno EINVAL",
         plait_spawn(NULL, nop, NULL) == NULL && errno == EINVAL);
@@ -527,8 +531,7 @@ int main(int argc, char **argv)
         plait_submit(pool, NULL, NULL) == NULL && errno == EINVAL);
     {
         plait_task *t = plait_submit(pool, sleep_ms, (void *)(uintptr_t)50);
-        row("plait_task_status / result / message", "task still running",
-            "EAGAIN / NULL / NULL",
+        row("plait_task_status / result / message", "task still running", "EAGAIN / NULL / NULL",
             plait_task_status(t) == EAGAIN && plait_task_result(t) == NULL &&
                 plait_task_message(t) == NULL);
         int r1 = plait_task_wait(t), r2 = plait_task_wait(t);
@@ -564,15 +567,16 @@ int main(int argc, char **argv)
         row("plait_parallel_for", "fn NULL", "EINVAL",
             plait_parallel_for(pool, 0, 10, 1, NULL, NULL) == EINVAL);
         rg = run_pfor(10, 5, 1, &r);
-        row("plait_parallel_for", "begin > end", "EINVAL, fn not called", r == EINVAL && rg.calls == 0);
+        row("plait_parallel_for", "begin > end", "EINVAL, fn not called",
+            r == EINVAL && rg.calls == 0);
         rg = run_pfor(7, 7, 1, &r);
         row("plait_parallel_for", "begin == end", "0, fn not called", r == 0 && rg.calls == 0);
         rg = run_pfor(SIZE_MAX, SIZE_MAX, 0, &r);
         row("plait_parallel_for", "begin == end == SIZE_MAX", "0, fn not called",
             r == 0 && rg.calls == 0);
         rg = run_pfor(0, 100, 1000, &r);
-        row("plait_parallel_for", "grain (1000) larger than the range (100)", "0, one chunk [0,100)",
-            r == 0 && rg.calls == 1 && rg.lo == 0 && rg.hi == 100);
+        row("plait_parallel_for", "grain (1000) larger than the range (100)",
+            "0, one chunk [0,100)", r == 0 && rg.calls == 1 && rg.lo == 0 && rg.hi == 100);
         rg = run_pfor(5, 6, 0, &r);
         row("plait_parallel_for", "range of 1, grain 0 (automatic)", "0, one chunk",
             r == 0 && rg.calls == 1 && rg.total == 1);
@@ -595,8 +599,9 @@ int main(int argc, char **argv)
 
     /* ---- Strings ---- */
     {
-        static const int codes[] = {0, EINVAL, ENOMEM, ECANCELED, ETIMEDOUT, ESHUTDOWN, EDEADLK,
-                                    EAGAIN, EIO, -1, 99999, INT_MIN, INT_MAX};
+        static const int codes[] = {0,         EINVAL,  ENOMEM, ECANCELED, ETIMEDOUT,
+                                    ESHUTDOWN, EDEADLK, EAGAIN, EIO,       -1,
+                                    99999,     INT_MIN, INT_MAX};
         bool ok = true;
         for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
             const char *s = plait_strerror(codes[i]);

@@ -169,8 +169,7 @@ static void workload(void)
         r = plait_group_wait(g[k]);
         /* ENOMEM reaches a wait only through a task that returned it. */
         CHECK(r == 0 || r == EIO || r == ECANCELED || r == ENOMEM, "wait %d", r);
-        CHECK(plait_group_pending(g[k]) == 0, "pending %zu after wait",
-              plait_group_pending(g[k]));
+        CHECK(plait_group_pending(g[k]) == 0, "pending %zu after wait", plait_group_pending(g[k]));
         const plait_error *errs;
         size_t n = plait_group_errors(g[k], &errs);
         for (size_t i = 0; i < n; i++)
@@ -218,7 +217,7 @@ static int in_child(void (*fn)(void *), void *arg, double limit_s, bool *hung)
         int code = atomic_load(&st_check_fails) != f0 ? 1 : 0;
         if (child_skip_leak_check)
             _exit(code); /* LSan cannot stop the threads a multi-threaded fork left */
-        exit(code); /* exit: LSan runs */
+        exit(code);      /* exit: LSan runs */
     }
     if (pid < 0)
         return -1;
@@ -267,8 +266,7 @@ static void sweep(uint64_t max)
     uint64_t upto = count + count / 10 + 5;
     if (upto > max)
         upto = max;
-    printf("  workload makes ~%" PRIu64 " allocations; sweeping n = 1..%" PRIu64 "\n", count,
-           upto);
+    printf("  workload makes ~%" PRIu64 " allocations; sweeping n = 1..%" PRIu64 "\n", count, upto);
     fflush(stdout);
     uint64_t bad = 0;
     for (uint64_t n = 1; n <= upto; n++) {
@@ -276,12 +274,15 @@ static void sweep(uint64_t max)
         int r = in_child(faulted_workload, &n, ST_SANITIZED ? 60 : 15, &hung);
         faults_injected++;
         CHECK(r == 0, "allocation fault %" PRIu64 ": %s (status %d)", n,
-              hung ? "hung" : r >= 128 ? "crashed" : "checks or leak check failed", r);
+              hung       ? "hung"
+              : r >= 128 ? "crashed"
+                         : "checks or leak check failed",
+              r);
         bad += r != 0;
     }
     bool ok = st_unit_end();
-    printf("  allocation sweep: %" PRIu64 " faults injected, %" PRIu64 " bad runs: %s\n", upto,
-           bad, ok ? "ok" : "FAILED");
+    printf("  allocation sweep: %" PRIu64 " faults injected, %" PRIu64 " bad runs: %s\n", upto, bad,
+           ok ? "ok" : "FAILED");
 }
 
 /* ---- Thread creation failures -------------------------------------------- */

@@ -29,7 +29,6 @@
 
 #include <plait.h>
 
-
 static int run_child(void (*fn)(void), double limit_s, bool *hung)
 {
     fflush(stdout);
@@ -195,7 +194,7 @@ static void fork_with_detach_lock_held(void)
         plait_group_create(&g, q, 0);
         plait_go(g, leave_inner_registered, &l); /* its end takes the lock */
         int r = plait_group_wait(g);
-        plait_group_destroy(l.inner);            /* so does this destroy */
+        plait_group_destroy(l.inner); /* so does this destroy */
         plait_group_destroy(g);
         plait_pool_destroy(q);
         _exit(r == 0 ? 0 : 4);
@@ -237,7 +236,10 @@ int main(void)
         bool hung;
         int r = run_child(cases[i].fn, ST_SANITIZED ? 60 : 10, &hung);
         CHECK(r == 0, "%s: %s (status %d)", cases[i].name,
-              hung ? "hung" : r >= 128 ? "crashed" : "failed", r);
+              hung       ? "hung"
+              : r >= 128 ? "crashed"
+                         : "failed",
+              r);
         printf("  %s: %s\n", cases[i].name, st_unit_end() ? "ok" : "FAILED");
     }
     return st_finish("regressions");

@@ -93,9 +93,9 @@ static inline uint64_t st_scaled(uint64_t n, uint64_t lo)
 
 /* ---- Accounting --------------------------------------------------------- */
 
-static _Atomic uint64_t st_checks;        /* every CHECK evaluated */
-static _Atomic uint64_t st_check_fails;   /* every CHECK that failed */
-static _Atomic uint64_t st_units_passed;  /* rounds / phases that passed */
+static _Atomic uint64_t st_checks;       /* every CHECK evaluated */
+static _Atomic uint64_t st_check_fails;  /* every CHECK that failed */
+static _Atomic uint64_t st_units_passed; /* rounds / phases that passed */
 static _Atomic uint64_t st_units_failed;
 static _Atomic uint64_t st_unit_fail_mark; /* st_check_fails when the unit began */
 static _Atomic int st_printed;
@@ -181,7 +181,8 @@ static inline uint64_t st_now_ns(void)
 
 static inline void st_sleep_ns(uint64_t ns)
 {
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                          .tv_nsec = (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }

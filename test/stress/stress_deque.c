@@ -129,14 +129,12 @@ static void run_phase(enum mode m, unsigned thieves, uint64_t n, uint64_t seed)
     uint64_t steals = atomic_load(&n_steals) - st0, pops = atomic_load(&n_pops) - po0;
     CHECK(missing == 0, "%" PRIu64 " items never taken", missing);
     CHECK(twice == 0, "%" PRIu64 " items taken more than once", twice);
-    CHECK(steals + pops == n, "steals %" PRIu64 " + pops %" PRIu64 " != %" PRIu64, steals, pops,
-          n);
+    CHECK(steals + pops == n, "steals %" PRIu64 " + pops %" PRIu64 " != %" PRIu64, steals, pops, n);
     pl_deque_destroy(&dq);
     free(taken);
     bool ok = st_unit_end();
     static const char *names[] = {"mixed", "drain", "grow"};
-    printf("  %-5s thieves %u: %" PRIu64 " items, %" PRIu64 " stolen, %" PRIu64
-           " popped: %s\n",
+    printf("  %-5s thieves %u: %" PRIu64 " items, %" PRIu64 " stolen, %" PRIu64 " popped: %s\n",
            names[m], thieves, n, steals, pops, ok ? "ok" : "FAILED");
     fflush(stdout);
 }
@@ -167,8 +165,8 @@ static void growth_failure(void)
 int main(int argc, char **argv)
 {
     uint64_t ops = st_arg_u64(argc, argv, "--ops", st_scaled(2000000, 50000));
-    uint64_t seed = st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0)
-                                                 : st_seed_from_time();
+    uint64_t seed =
+        st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0) : st_seed_from_time();
     printf("stress_deque: seed 0x%016" PRIx64 ", %" PRIu64 " items per phase, scale %.3g\n", seed,
            ops, st_scale());
     uint64_t t0 = st_now_ns();

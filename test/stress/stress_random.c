@@ -60,10 +60,10 @@ enum kind {
 
 /* Weights for the task kinds, by depth > 0 / leaf. */
 static const unsigned kind_weight[NKINDS] = {
-    [K_OK] = 30,           [K_FAIL] = 4,       [K_FAIL_NOMSG] = 2,   [K_CANCELRET] = 2,
-    [K_SLEEP] = 3,         [K_SPINCANCEL] = 4, [K_NEST] = 14,        [K_JOIN] = 10,
-    [K_PFOR] = 3,          [K_WAIT_OWN] = 2,   [K_CANCEL_GROUP] = 1, [K_CANCEL_SIBLING] = 3,
-    [K_SPAWN_MORE] = 4,    [K_SUBMIT] = 2,     [K_SLEEP_LONG] = 1,
+    [K_OK] = 30,        [K_FAIL] = 4,       [K_FAIL_NOMSG] = 2,   [K_CANCELRET] = 2,
+    [K_SLEEP] = 3,      [K_SPINCANCEL] = 4, [K_NEST] = 14,        [K_JOIN] = 10,
+    [K_PFOR] = 3,       [K_WAIT_OWN] = 2,   [K_CANCEL_GROUP] = 1, [K_CANCEL_SIBLING] = 3,
+    [K_SPAWN_MORE] = 4, [K_SUBMIT] = 2,     [K_SLEEP_LONG] = 1,
 };
 
 enum via { VIA_GO, VIA_SPAWN, VIA_SUBMIT };
@@ -76,13 +76,13 @@ struct trec {
     int depth;
     int kind;
     int via;
-    struct grec *grp; /* NULL: a lone task */
+    struct grec *grp;  /* NULL: a lone task */
     struct trec *next; /* in grp's list */
     _Atomic(plait_task *) handle;
     _Atomic uint64_t id;
     _Atomic int entries, exits, rc, state;
-    int matched; /* by the group check (one thread) */
-    int spawner; /* plait_worker_index() of the spawning thread */
+    int matched;               /* by the group check (one thread) */
+    int spawner;               /* plait_worker_index() of the spawning thread */
     const struct trec *parent; /* the spawning task, if known */
 };
 
@@ -184,7 +184,8 @@ static int pick_kind(uint64_t *s, int depth, bool handle, const struct grec *grp
             continue;
         if (k == K_SLEEP_LONG && (grp == NULL || !grp->timeout_set))
             continue;
-        if ((k == K_WAIT_OWN || k == K_CANCEL_GROUP || k == K_CANCEL_SIBLING || k == K_SPAWN_MORE) &&
+        if ((k == K_WAIT_OWN || k == K_CANCEL_GROUP || k == K_CANCEL_SIBLING ||
+             k == K_SPAWN_MORE) &&
             grp == NULL)
             continue;
         return k;
@@ -194,7 +195,8 @@ static int pick_kind(uint64_t *s, int depth, bool handle, const struct grec *grp
 /* Creates a task record and spawns it (via go / spawn / submit). Returns
  * the record, or NULL when the round's budget is spent. allow_nomsg: the
  * spawner writes the id before the group's wait can return. */
-static struct trec *spawn_task(struct grec *grp, uint64_t seed, int depth, int via, bool allow_nomsg)
+static struct trec *spawn_task(struct grec *grp, uint64_t seed, int depth, int via,
+                               bool allow_nomsg)
 {
     struct trec *t = trec_new(seed, depth, grp);
     if (t == NULL)
@@ -323,8 +325,8 @@ static int do_nest(plait_ctx *ctx, uint64_t seed, int depth)
             atomic_store(&gr->cancel_by, 3);
             CHECK(plait_group_cancel(gr->g) == 0, "cancel");
         }
-        if (spawn_task(gr, st_mix(seed + i + 1), depth - 1,
-                       st_below(&s, 2) ? VIA_SPAWN : VIA_GO, true) == NULL)
+        if (spawn_task(gr, st_mix(seed + i + 1), depth - 1, st_below(&s, 2) ? VIA_SPAWN : VIA_GO,
+                       true) == NULL)
             break;
     }
     if (st_below(&s, 12) == 0) {
@@ -788,8 +790,8 @@ static void run_round(uint64_t master, unsigned round, size_t budget)
         unsigned gi = 0;
         while (R.top[gi] != wait[i].gr)
             gi++;
-        CHECK(wait[i].r == res[gi] || wait[i].r == EINVAL, "foreign waiter %d, main %d",
-              wait[i].r, res[gi]);
+        CHECK(wait[i].r == res[gi] || wait[i].r == EINVAL, "foreign waiter %d, main %d", wait[i].r,
+              res[gi]);
         if (wait[i].r == res[gi])
             atomic_fetch_add(&R.waiter_same, 1);
     }
@@ -821,9 +823,9 @@ static void run_round(uint64_t master, unsigned round, size_t budget)
               i, t->kind, t->depth, t->spawner, atomic_load(&t->entries), atomic_load(&t->exits));
         if (!plait_task_done(h) && t->parent != NULL)
             fprintf(stderr, "  parent T%zu kind %d via %d group %p entries %d exits %d rc %d\n",
-                    tindex(t->parent), t->parent->kind, t->parent->via,
-                    (void *)t->parent->grp, atomic_load(&t->parent->entries),
-                    atomic_load(&t->parent->exits), atomic_load(&t->parent->rc));
+                    tindex(t->parent), t->parent->kind, t->parent->via, (void *)t->parent->grp,
+                    atomic_load(&t->parent->entries), atomic_load(&t->parent->exits),
+                    atomic_load(&t->parent->rc));
         plait_task_wait(h);
     }
 
@@ -834,8 +836,8 @@ static void run_round(uint64_t master, unsigned round, size_t budget)
     uint64_t spawned = 0, ok = 0, failed = 0;
     for (size_t i = 0; i < nt; i++) {
         struct trec *t = &R.t[i];
-        int st = atomic_load(&t->state), en = atomic_load(&t->entries),
-            ex = atomic_load(&t->exits), rc = atomic_load(&t->rc);
+        int st = atomic_load(&t->state), en = atomic_load(&t->entries), ex = atomic_load(&t->exits),
+            rc = atomic_load(&t->rc);
         CHECK(st != T_RESERVED, "task T%zu never settled", i);
         CHECK(en <= 1 && ex == en, "task T%zu entries %d exits %d", i, en, ex);
         if (st == T_REFUSED)
@@ -891,13 +893,13 @@ static void run_round(uint64_t master, unsigned round, size_t budget)
 
 int main(int argc, char **argv)
 {
-    uint64_t seed = st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0)
-                                                 : st_seed_from_time();
+    uint64_t seed =
+        st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0) : st_seed_from_time();
     unsigned rounds = (unsigned)st_arg_u64(argc, argv, "--rounds", st_scaled(2000, 40));
     const char *only = st_arg(argc, argv, "--only");
     size_t budget = (size_t)st_arg_u64(argc, argv, "--budget", 4000);
-    printf("stress_random: seed 0x%016" PRIx64 " rounds %u budget %zu scale %.3g\n", seed,
-           rounds, budget, st_scale());
+    printf("stress_random: seed 0x%016" PRIx64 " rounds %u budget %zu scale %.3g\n", seed, rounds,
+           budget, st_scale());
     printf("replay: stress_random --seed 0x%016" PRIx64 " --rounds %u\n", seed, rounds);
     fflush(stdout);
     master_seed = seed;

@@ -23,7 +23,6 @@
 
 #include <plait.h>
 
-
 #define MAXW 64
 
 struct counters {
@@ -112,7 +111,6 @@ static uint64_t rss_bytes(void)
     return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-
 static _Atomic uint64_t progress;
 static void dump(void)
 {
@@ -122,8 +120,8 @@ static void dump(void)
 int main(int argc, char **argv)
 {
     uint64_t total = st_arg_u64(argc, argv, "--tasks", st_scaled(20000000, 100000));
-    uint64_t seed = st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0)
-                                                 : st_seed_from_time();
+    uint64_t seed =
+        st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0) : st_seed_from_time();
     unsigned threads = (unsigned)st_arg_u64(argc, argv, "--threads", 0);
     body_seed = st_mix(seed);
     printf("stress_soak: seed 0x%016" PRIx64 ", %" PRIu64 " tasks\n", seed, total);
@@ -214,8 +212,9 @@ int main(int argc, char **argv)
     CHECK(st.tasks_succeeded + st.tasks_failed + st.tasks_cancelled == spawned + roots,
           "stats sum %" PRIu64 " != spawned %" PRIu64 " + roots %" PRIu64,
           st.tasks_succeeded + st.tasks_failed + st.tasks_cancelled, spawned, roots);
-    CHECK(cbody <= st.tasks_cancelled, "bodies that returned ECANCELED %" PRIu64
-          " > cancelled %" PRIu64, cbody, st.tasks_cancelled);
+    CHECK(cbody <= st.tasks_cancelled,
+          "bodies that returned ECANCELED %" PRIu64 " > cancelled %" PRIu64, cbody,
+          st.tasks_cancelled);
     CHECK(errors == failed, "errors gathered %" PRIu64 " != failures %" PRIu64, errors, failed);
     if (rss_max < rss_warm)
         rss_max = rss_warm;
@@ -234,15 +233,16 @@ int main(int argc, char **argv)
     st_watchdog_stop();
     st_unit_end();
     printf("tasks %" PRIu64 " in %" PRIu64 " groups (%" PRIu64 " cancelled) in %.1f s (%.2f M/s): "
-           "succeeded %" PRIu64 ", failed %" PRIu64 " (all %" PRIu64 " gathered), cancelled %" PRIu64
-           "\n",
+           "succeeded %" PRIu64 ", failed %" PRIu64 " (all %" PRIu64
+           " gathered), cancelled %" PRIu64 "\n",
            spawned, groups, cancelled_groups, secs, (double)spawned / secs / 1e6, ok, failed,
            errors, st.tasks_cancelled);
     printf("rss: start %.1f MiB, after warm-up %.1f MiB, max after %.1f MiB (growth %.1f MiB%s)\n",
-           (double)rss_start / 1048576.0, (double)rss_warm / 1048576.0,
-           (double)rss_max / 1048576.0, growth, ST_SANITIZED ? ", not checked under a sanitizer" : "");
+           (double)rss_start / 1048576.0, (double)rss_warm / 1048576.0, (double)rss_max / 1048576.0,
+           growth, ST_SANITIZED ? ", not checked under a sanitizer" : "");
     if (heap_half != 0)
-        printf("heap in use (malloc_info): at 50%% %.2f MiB, at the end %.2f MiB (growth %.2f MiB%s)\n",
+        printf("heap in use (malloc_info): at 50%% %.2f MiB, at the end %.2f MiB (growth %.2f "
+               "MiB%s)\n",
                (double)heap_half / 1048576.0, (double)heap_end / 1048576.0, heap_growth,
                ST_SANITIZED ? ", not checked under a sanitizer" : "");
     return st_finish("stress_soak");

@@ -395,8 +395,7 @@ static void herd(void)
            WAITERS, ROUNDS, lsum / n / 1e6, lmax / 1e6, csum / n / 1e6, cmax / 1e6);
     /* Generous bounds: a woken waiter that spins on one CPU costs the
      * setter's timeslices (14 ms CPU on average, 162 ms worst latency). */
-    CHECK(cmax < (ST_SANITIZED ? 20000000u : 2000000u), "worst CPU per wait %.3f ms",
-          cmax / 1e6);
+    CHECK(cmax < (ST_SANITIZED ? 20000000u : 2000000u), "worst CPU per wait %.3f ms", cmax / 1e6);
     CHECK(lmax < (ST_SANITIZED ? 200000000u : 50000000u), "worst latency %.3f ms", lmax / 1e6);
 }
 
@@ -407,8 +406,10 @@ int main(void)
         void (*fn)(void);
         double limit_s;
     } units[] = {
-        {"deep_groups", deep_groups, 120},   {"deep_joins", deep_joins, 120},
-        {"onetbb_waiters", onetbb_waiters, 120}, {"inversion", inversion, 120},
+        {"deep_groups", deep_groups, 120},
+        {"deep_joins", deep_joins, 120},
+        {"onetbb_waiters", onetbb_waiters, 120},
+        {"inversion", inversion, 120},
         {"herd", herd, 60},
     };
     for (size_t i = 0; i < sizeof units / sizeof *units; i++) {

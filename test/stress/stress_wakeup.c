@@ -187,8 +187,7 @@ static void *producer_main(void *arg)
 static void dump(void)
 {
     fprintf(stderr, "phase %d, workers %u, burst %" PRIu64 " / %" PRIu64 "\n",
-            atomic_load(&phase_no), nthreads, atomic_load(&burst_no[0]),
-            atomic_load(&burst_no[1]));
+            atomic_load(&phase_no), nthreads, atomic_load(&burst_no[0]), atomic_load(&burst_no[1]));
     for (int i = 0; i < 2; i++) {
         plait_group *g = atomic_load(&cur_group[i]);
         if (g != NULL)
@@ -198,8 +197,7 @@ static void dump(void)
     if (pool != NULL && plait_pool_stats(pool, &st) == 0)
         fprintf(stderr,
                 "  stats: succeeded %" PRIu64 " failed %" PRIu64 " cancelled %" PRIu64
-                " injected %" PRIu64 " parks %" PRIu64 " wakeups %" PRIu64 " steals %" PRIu64
-                "\n",
+                " injected %" PRIu64 " parks %" PRIu64 " wakeups %" PRIu64 " steals %" PRIu64 "\n",
                 st.tasks_succeeded, st.tasks_failed, st.tasks_cancelled, st.injected, st.parks,
                 st.wakeups, st.steals);
 }
@@ -207,8 +205,8 @@ static void dump(void)
 int main(int argc, char **argv)
 {
     uint64_t bursts = st_arg_u64(argc, argv, "--bursts", st_scaled(700, 60));
-    uint64_t seed = st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0)
-                                                 : st_seed_from_time();
+    uint64_t seed =
+        st_arg(argc, argv, "--seed") ? st_arg_u64(argc, argv, "--seed", 0) : st_seed_from_time();
     printf("stress_wakeup: seed 0x%016" PRIx64 ", %" PRIu64 " bursts per producer and phase\n",
            seed, bursts);
     fflush(stdout);
@@ -227,7 +225,8 @@ int main(int argc, char **argv)
             uint64_t g0 = atomic_load(&gaps), gp0 = atomic_load(&gaps_parked);
             struct producer p[2];
             for (unsigned i = 0; i < np; i++) {
-                p[i] = (struct producer){.idx = i, .bursts = bursts, .seed = st_mix(seed + ph * 2 + i)};
+                p[i] = (struct producer){
+                    .idx = i, .bursts = bursts, .seed = st_mix(seed + ph * 2 + i)};
                 pthread_create(&p[i].th, NULL, producer_main, &p[i]);
             }
             for (unsigned i = 0; i < np; i++)
@@ -236,8 +235,7 @@ int main(int argc, char **argv)
             plait_pool_stats(pool, &st);
             uint64_t ng = atomic_load(&gaps) - g0, ngp = atomic_load(&gaps_parked) - gp0;
             /* The test is only a test if the workers really parked. */
-            CHECK(ngp * 2 >= ng, "workers parked in only %" PRIu64 " of %" PRIu64 " gaps", ngp,
-                  ng);
+            CHECK(ngp * 2 >= ng, "workers parked in only %" PRIu64 " of %" PRIu64 " gaps", ngp, ng);
             CHECK(st.tasks_failed == 0 && st.tasks_cancelled == 0, "failed/cancelled tasks");
             CHECK(plait_pool_destroy(pool) == 0, "pool_destroy");
             pool = NULL;
