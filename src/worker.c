@@ -68,6 +68,19 @@
  * latency with 2 cores). About 20-40 us in all. */
 #define PL_IDLE_SPINS 24
 #define PL_WAIT_SPINS 24
+/* Each round of an idle search looks at every deque, so a large pool's
+ * search costs rounds times workers: with 1,000 workers the woken ones kept
+ * the CPUs from the threads that had work (1,000 sleepers' deadlines came
+ * 4-5x later than plain futex wake-ups would). The rounds shrink with the
+ * pool so that one search looks at about PL_IDLE_PROBES deques, but never
+ * below two rounds; the re-check before parking still looks at all. */
+#define PL_IDLE_PROBES (PL_IDLE_SPINS * 16)
+
+static unsigned idle_rounds(unsigned nworkers)
+{
+    unsigned r = nworkers > 16 ? PL_IDLE_PROBES / nworkers : PL_IDLE_SPINS;
+    return r < 2 ? 2 : r;
+}
 /* How long a wait declines work it does not depend on before it runs it
  * aside anyway (the decline clock, pl_wait_event). Long enough that a wait
  * is not held up by an unrelated task when its own work finishes soon
@@ -810,6 +823,7 @@ void *pl_worker_main(void *arg)
 
     bool searching = false;
     unsigned spins = 0;
+    const unsigned rounds = idle_rounds(pool->nworkers);
     for (;;) {
         if (resume_ready(w)) {
             spins = 0;
@@ -832,7 +846,7 @@ void *pl_worker_main(void *arg)
             pl_lot_search_begin(lot);
             searching = true;
         }
-        if (spins < PL_IDLE_SPINS) {
+        if (spins < rounds) {
             backoff(spins++);
             continue;
         }
@@ -846,7 +860,7 @@ void *pl_worker_main(void *arg)
             if (!pl_lot_leave(lot, &w->parker))
                 pl_lot_search_begin(lot);
             searching = true;
-            spins = PL_IDLE_SPINS / 2;
+            spins = rounds / 2;
             continue;
         }
         /* A worker with suspended fibers is not idle: their tasks are
