@@ -807,9 +807,9 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
         if (until != 0 && (deadline == 0 || until < deadline))
             deadline = until; /* the kind below stays what the clock says */
         pl_lot_prepare(lot, &w->parker, false,
-                       injected                                  ? PL_PARK_TAKES
+                       injected                           ? PL_PARK_TAKES
                        : declined_since != 0 && can_aside ? PL_PARK_DECLINES_TIMED
-                                                                 : PL_PARK_DECLINES);
+                                                          : PL_PARK_DECLINES);
         if (!registered) {
             if (until != 0 && node == &snode) {
                 /* No memory: no node; the sleep ends at the deadline

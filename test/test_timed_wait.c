@@ -210,9 +210,9 @@ static void *timed_waiter(void *p)
         sched_yield();
     int r;
     /* Odd waiters wait on the task, even ones on the group. */
-    while ((r = (a->i & 1) ? plait_task_wait_for(a->c->t, tl_xorshift(&seed) % (20 * 1000))
-                           : plait_group_wait_for(a->c->g, tl_xorshift(&seed) % (20 * 1000))) ==
-           EAGAIN)
+    while ((r = (a->i & 1)
+                    ? plait_task_wait_for(a->c->t, tl_xorshift(&seed) % (20 * 1000))
+                    : plait_group_wait_for(a->c->g, tl_xorshift(&seed) % (20 * 1000))) == EAGAIN)
         atomic_fetch_add(&a->c->eagains, 1);
     atomic_store(&a->c->results[a->i], r);
     return NULL;
