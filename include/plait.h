@@ -313,6 +313,17 @@ PLAIT_API int plait_group_release(plait_group *group);
  * wait at once; all return the same value. */
 PLAIT_API int plait_group_wait(plait_group *group);
 
+/* plait_group_wait for at most ns nanoseconds, cancelling nothing: EAGAIN
+ * if the time passes first, and the group is as it was (it may be waited
+ * again, by either wait); else exactly what plait_group_wait returns, and
+ * the group is closed as plait_group_wait closes it. ns == 0 polls (runs
+ * nothing). On a worker it runs other tasks meanwhile as plait_group_wait
+ * does, and a task it runs is not interrupted: it may return late by as
+ * long as that task runs. A wait that timed out has begun the group's
+ * wait: spawns are accepted while a task or hold of the group is
+ * unfinished, as during any wait, and fail with EINVAL once none is. */
+PLAIT_API int plait_group_wait_for(plait_group *group, uint64_t ns);
+
 /* Cancels the group: queued tasks never run, running ones read cancelled,
  * groups created inside its tasks are cancelled too. EINVAL for NULL. */
 PLAIT_API int plait_group_cancel(plait_group *group);
@@ -379,6 +390,12 @@ PLAIT_API int plait_task_cancel(plait_task *task);
  * when called on a worker. EDEADLK from the task itself, or from work the
  * task is waiting on (a cycle of waits); EINVAL for NULL. */
 PLAIT_API int plait_task_wait(plait_task *task);
+
+/* plait_task_wait for at most ns nanoseconds, cancelling nothing: EAGAIN
+ * if the time passes first (the task goes on, and may be waited again);
+ * else exactly what plait_task_wait returns. ns == 0 polls. On a worker it
+ * runs other tasks meanwhile, as plait_group_wait_for does. */
+PLAIT_API int plait_task_wait_for(plait_task *task, uint64_t ns);
 
 /* Like plait_task_wait without waiting: EAGAIN while not done. */
 PLAIT_API int plait_task_status(const plait_task *task);

@@ -2,9 +2,11 @@
 
 #include <limits.h>
 
+#include "alloc.h"
 #include "debug.h"
 #include "futex.h"
 #include "park.h"
+#include "util.h"
 
 void pl_event_set(struct pl_event *e)
 {
@@ -24,8 +26,18 @@ void pl_event_set(struct pl_event *e)
         struct pl_event_node *next = n->next;
         struct pl_parker *p = n->parker;
         /* release: our last access to the node; pairs with the waiter's
-         * acquire in pl_event_released / pl_event_leave. */
-        if (atomic_exchange_explicit(&n->rel, 1, memory_order_release) == 2)
+         * acquire in pl_event_released / pl_event_leave / the failure of
+         * pl_event_abandon's CAS. acquire: when it reads 3 (abandoned),
+         * pairs with that CAS's release, so the waiter's accesses to the
+         * node happen-before our free (event.h, timed waits). On x86 and
+         * arm64 the same instruction as a release exchange. */
+        uint32_t was = atomic_exchange_explicit(&n->rel, 1, memory_order_acq_rel);
+        if (pl_unlikely(was == 3)) {
+            pl_free(n); /* its waiter gave up and left it to us */
+            n = next;
+            continue;
+        }
+        if (was == 2)
             pl_futex_wake(&n->rel, 1); /* a wake on the address only: no access */
         /* A parker that outlives its wait (a worker's): a late wake is at
          * worst a spurious one, which every parker tolerates. */
@@ -63,4 +75,39 @@ void pl_event_leave(struct pl_event_node *node)
     /* acquire: as above; the futex call rereads the word. */
     while (atomic_load_explicit(&node->rel, memory_order_acquire) != 1)
         pl_futex_wait(&node->rel, 2, 0);
+}
+
+bool pl_event_abandon(struct pl_event_node *node)
+{
+    /* acquire: a worker's timed wait leaves rel at 0 (it sleeps on its
+     * parker), a foreign one at 2; either way the one CAS below. */
+    uint32_t r = atomic_load_explicit(&node->rel, memory_order_acquire);
+    while (r != 1) {
+        PLAIT_ASSERT(r == 0 || r == 2);
+        /* release on success: our last access to the node, read by the
+         * setter's acq_rel exchange, which then frees it. acquire on
+         * failure: if we read 1, the setter's release exchange (event.h). */
+        if (atomic_compare_exchange_weak_explicit(&node->rel, &r, 3, memory_order_release,
+                                                  memory_order_acquire))
+            return true;
+    }
+    return false;
+}
+
+bool pl_event_leave_until(struct pl_event_node *node, uint64_t deadline_ns)
+{
+    uint32_t r = 0;
+    /* acquire (both outcomes): pairs with the setter's release exchange. */
+    if (!atomic_compare_exchange_strong_explicit(&node->rel, &r, 2, memory_order_acquire,
+                                                 memory_order_acquire) &&
+        r == 1)
+        return true;
+    for (;;) {
+        /* acquire: as above. */
+        if (atomic_load_explicit(&node->rel, memory_order_acquire) == 1)
+            return true;
+        if (pl_now_ns() >= deadline_ns)
+            return !pl_event_abandon(node);
+        pl_futex_wait(&node->rel, 2, deadline_ns);
+    }
 }

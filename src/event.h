@@ -15,7 +15,27 @@
  * registered nodes (a Treiber stack that is only ever pushed, then taken
  * whole by the setter's one RMW: no ABA, as in task_records.h's argument).
  * A node's rel word: 0 registered, 1 released by the setter, 2 its waiter
- * sleeps on it (futex) until released.
+ * sleeps on it (futex) until released, 3 abandoned by a timed waiter.
+ *
+ * Timed waits (pl_event_abandon, pl_event_leave_until). A registered node
+ * cannot be unlinked: the stack is only pushed and taken whole, and the
+ * setter may be walking it at any moment. So a waiter that gives up does
+ * not take its node back; it hands the node over. Such a node comes from
+ * pl_malloc, and the rel word decides who frees it, by whichever of two
+ * RMWs on it comes first in its modification order:
+ *   - the setter's exchange to 1 (acq_rel). If it returns 3, the waiter
+ *     abandoned the node: the setter frees it (its acquire half reads the
+ *     waiter's release CAS, so every access the waiter made to the node
+ *     happens-before the free). Else the waiter owns the node again, and
+ *     the setter touches it no more (a futex wake on the address only).
+ *   - the waiter's CAS 0->3 or 2->3 (release on success: its last access
+ *     to the node; acquire on failure: it read 1, the setter's release,
+ *     so the event's publications are visible and the setter is done with
+ *     the node, which the waiter then frees as an untimed waiter would).
+ * The setter reads next and parker before its exchange, and only the
+ * setter frees an abandoned node, so a node abandoned while the setter
+ * walks the stack is still there when it reads them. Only a timed waiter
+ * ever writes 3, so stack nodes (untimed waits) are never freed.
  */
 #ifndef PLAIT_EVENT_H
 #define PLAIT_EVENT_H
@@ -65,5 +85,15 @@ bool pl_event_register(struct pl_event *e, struct pl_event_node *node);
 /* After a successful register: returns once the setter has released the
  * node (sleeping on it meanwhile). Then the node may go away. */
 void pl_event_leave(struct pl_event_node *node);
+
+/* For a registered node from pl_malloc whose waiter gives up: true if the
+ * node is abandoned (the setter will free it; the caller must not touch
+ * it again), false if the setter released it first (the event is set;
+ * the caller frees the node). */
+bool pl_event_abandon(struct pl_event_node *node);
+/* pl_event_leave with a deadline on CLOCK_MONOTONIC (pl_now_ns), for a
+ * node from pl_malloc: true once released (the caller frees the node),
+ * false if the deadline passed first and the node was abandoned. */
+bool pl_event_leave_until(struct pl_event_node *node, uint64_t deadline_ns);
 
 #endif

@@ -149,7 +149,8 @@ static void begin_wait(struct plait_group *g)
         pl_event_set(&g->done);
 }
 
-int plait_group_wait(plait_group *g)
+/* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
+static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint64_t timed)
 {
     if (g == NULL)
         return EINVAL;
@@ -158,12 +159,27 @@ int plait_group_wait(plait_group *g)
     struct plait_ctx *cur = pl_current_ctx();
     if (cur != NULL && cur->task->group == g)
         return EDEADLK;
+    /* A timed wait begins the wait too: only without the bias can the
+     * count reach PL_PENDING_WAITING and set done. A wait that then times
+     * out leaves the group as a wait in progress does (API.md, rule 15):
+     * open to spawns while a task or hold is left, over once none is;
+     * begin_wait does nothing for the waits after it. */
     begin_wait(g);
     struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
-    /* EDEADLK: the wait found that the group waits on us (further up than
-     * our own task); the group stays open. */
-    if (pl_wait_event(&g->done, &awaited) != 0)
+    if (timed != 0) {
+        /* ns == 0 is a poll: it runs nothing. */
+        if (!pl_event_done(&g->done)) {
+            if (timed == 1)
+                return EAGAIN;
+            int r = pl_wait_event_until(&g->done, &awaited, pl_deadline_in(timed - 1));
+            if (r != 0)
+                return r; /* EAGAIN or EDEADLK: nothing closed */
+        }
+    } else if (pl_wait_event(&g->done, &awaited) != 0) {
+        /* EDEADLK: the wait found that the group waits on us (further up
+         * than our own task); the group stays open. */
         return EDEADLK;
+    }
     /* The count is final: no task is left to touch the group. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
@@ -192,6 +208,16 @@ int plait_group_wait(plait_group *g)
         pl_obs_group_closed(pl_tls_worker, g, r); /* once, by the closer */
     pl_timer_remove(g->pool, g);
     return r;
+}
+
+int plait_group_wait(plait_group *g)
+{
+    return group_wait(g, 0);
+}
+
+int plait_group_wait_for(plait_group *g, uint64_t ns)
+{
+    return group_wait(g, ns == UINT64_MAX ? UINT64_MAX : ns + 1);
 }
 
 int plait_group_cancel(plait_group *g)

@@ -480,7 +480,8 @@ int plait_task_cancel(plait_task *t)
     return 0;
 }
 
-int plait_task_wait(plait_task *t)
+/* plait_task_wait, and plait_task_wait_for (timed: ns + 1, else 0). */
+static inline __attribute__((always_inline)) int task_wait(plait_task *t, uint64_t timed)
 {
     if (t == NULL)
         return EINVAL;
@@ -491,9 +492,28 @@ int plait_task_wait(plait_task *t)
     struct pl_awaited awaited = {t->ctx.pool, -1,
                                  (t->flags & PL_TASK_INJECTED) ? &pl_injected_always : NULL,
                                  &t->ctx, t->group == NULL ? &t->waiter : NULL};
-    if (pl_wait_event(&t->done, &awaited) != 0)
+    if (timed != 0) {
+        if (!pl_event_done(&t->done)) {
+            if (timed == 1)
+                return EAGAIN; /* ns == 0: a poll, which runs nothing */
+            int r = pl_wait_event_until(&t->done, &awaited, pl_deadline_in(timed - 1));
+            if (r != 0)
+                return r; /* EAGAIN, or EDEADLK */
+        }
+    } else if (pl_wait_event(&t->done, &awaited) != 0) {
         return EDEADLK; /* the task waits on us, further up */
+    }
     return t->code;
+}
+
+int plait_task_wait(plait_task *t)
+{
+    return task_wait(t, 0);
+}
+
+int plait_task_wait_for(plait_task *t, uint64_t ns)
+{
+    return task_wait(t, ns == UINT64_MAX ? UINT64_MAX : ns + 1);
 }
 
 int plait_task_status(const plait_task *t)

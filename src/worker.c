@@ -554,7 +554,7 @@ static void hand_injected_on(struct plait_pool *pool)
 /* The outermost wait of a worker may be the one that leaves no worker
  * outside a wait; then injected work, which waiters decline while some
  * worker could take it, must go to one of them (pl_notify_injected). */
-static void wait_enter(struct pl_worker *w)
+static inline __attribute__((always_inline)) void wait_enter(struct pl_worker *w)
 {
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
     /* relaxed store, published by the RMW below: the store-buffering pair
@@ -626,13 +626,49 @@ static inline bool wait_over(const struct pl_event *e, const struct pl_event_nod
     return registered ? pl_event_released(node) : pl_event_done(e);
 }
 
-int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
+/* A foreign timed wait: as wait_foreign, on a node of the heap that it
+ * abandons to the setter if the deadline passes first (event.h). */
+static int wait_foreign_until(struct pl_event *e, uint64_t deadline)
+{
+    for (unsigned spins = 0; spins < 256 && !pl_event_done(e); spins++)
+        pl_cpu_relax();
+    struct pl_event_node *node = pl_malloc(sizeof *node);
+    if (pl_unlikely(node == NULL)) {
+        /* No node to sleep on: poll, a millisecond at a time. */
+        _Atomic uint32_t dummy = 0;
+        while (!pl_event_done(e)) {
+            uint64_t now = pl_now_ns();
+            if (now >= deadline)
+                return EAGAIN;
+            pl_futex_wait(&dummy, 0, now + 1000000 < deadline ? now + 1000000 : deadline);
+        }
+        return 0;
+    }
+    node->parker = NULL;
+    node->next = NULL;
+    if (!pl_event_register(e, node) || pl_event_leave_until(node, deadline)) {
+        pl_free(node); /* never registered, or released: ours again */
+        return 0;
+    }
+    return EAGAIN; /* abandoned: the setter frees it */
+}
+
+/* The wait (worker.h). deadline 0: untimed; this is inlined into each
+ * entry point, so the untimed wait's copy folds every deadline test
+ * away. A timed wait registers a node of the heap, which it may abandon
+ * to the setter (event.h), and never suspends a fiber (a suspended fiber
+ * resumes only on its event): on a fiber it sleeps in place, at most
+ * until its deadline. */
+static inline __attribute__((always_inline)) int
+wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
 {
     if (pl_event_done(e))
         return 0; /* the setter's RMW was its last access */
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL) {
         pl_obs_foreign_waits(awaited->pool, e);
+        if (until != 0)
+            return wait_foreign_until(e, until);
         wait_foreign(e);
         return 0;
     }
@@ -640,8 +676,10 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
      * awaited, and a cycle through it sees us waiting. */
     record_waiter(w, awaited);
     struct pl_lot *lot = &w->pool->lot;
-    struct pl_event_node node; /* filled in when registered */
+    struct pl_event_node snode; /* filled in when registered */
+    struct pl_event_node *node = &snode;
     bool registered = false;
+    bool timed_out = false;
     bool searching = false; /* a notifier handed us its wake-up */
     unsigned spins = 0;
     uint64_t declined_since = 0;
@@ -651,7 +689,11 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
     int result = 0;
     wait_enter(w);
     pl_obs_wait_enter(w, e);
-    while (!wait_over(e, &node, registered)) {
+    while (!wait_over(e, node, registered)) {
+        if (until != 0 && pl_now_ns() >= until) {
+            timed_out = true;
+            break;
+        }
         /* The common case first: the newest job of our own deque is
          * awaited work (a suspended fiber waits until it runs dry). */
         struct pl_job *j = pl_deque_pop(&w->deque);
@@ -735,17 +777,17 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         }
         /* On a fiber run aside: nothing to do here means nothing to do on
          * this fiber until the event is set; the worker goes on below. */
-        if (w->fiber != NULL) {
+        if (until == 0 && w->fiber != NULL) {
             if (searching) {
                 searching = false;
                 search_declined(w);
             }
             if (!registered) {
-                node.parker = &w->parker;
-                if (!(registered = pl_event_register(e, &node)))
+                node->parker = &w->parker;
+                if (!(registered = pl_event_register(e, node)))
                     break; /* set meanwhile */
             }
-            fiber_suspend(w, &node);
+            fiber_suspend(w, node);
             spins = 0;
             continue;
         }
@@ -762,20 +804,33 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
         bool injected = may_take_injected(awaited);
         /* Declining work: sleep no longer than the decline clock. */
         uint64_t deadline = declined_since != 0 && can_aside ? declined_since + PL_DECLINE_NS : 0;
+        if (until != 0 && (deadline == 0 || until < deadline))
+            deadline = until; /* the kind below stays what the clock says */
         pl_lot_prepare(lot, &w->parker, false,
-                       injected        ? PL_PARK_TAKES
-                       : deadline != 0 ? PL_PARK_DECLINES_TIMED
-                                       : PL_PARK_DECLINES);
+                       injected                           ? PL_PARK_TAKES
+                       : declined_since != 0 && can_aside ? PL_PARK_DECLINES_TIMED
+                                                          : PL_PARK_DECLINES);
         if (!registered) {
-            node.parker = &w->parker; /* the node is the setter's once registered */
-            registered = pl_event_register(e, &node);
+            if (until != 0 && node == &snode) {
+                /* No memory: no node; the sleep ends at the deadline
+                 * or within a millisecond, to look again. */
+                struct pl_event_node *h = pl_malloc(sizeof *h);
+                if (h != NULL)
+                    node = h;
+                else if (deadline == 0 || deadline > pl_now_ns() + 1000000)
+                    deadline = pl_now_ns() + 1000000;
+            }
+            if (node != &snode || until == 0) {
+                node->parker = &w->parker; /* the node is the setter's once registered */
+                registered = pl_event_register(e, node);
+            }
         }
         /* After prepare's RMW: a group's first feed is visible now. Work
          * we declined does not keep us awake (nor do we know it from new
          * work): the clock's deadline ends the sleep, and a worker that
          * pushes work where we could steal it wakes a sleeper itself. */
         injected = injected || may_take_injected(awaited);
-        if (wait_over(e, &node, registered) || fiber_ready(w) ||
+        if (wait_over(e, node, registered) || fiber_ready(w) ||
             (declined_since == 0 && work_visible(w, injected)) ||
             (injected && pl_inject_maybe_nonempty(&w->pool->inject)) ||
             (deadline != 0 && pl_now_ns() >= deadline)) {
@@ -793,9 +848,32 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
      * sleeper, if there is work for it. */
     if (searching)
         search_found(w);
-    if (registered)
-        pl_event_leave(&node); /* released already: returns at once */
+    if (timed_out) {
+        if (!registered || pl_event_abandon(node)) {
+            /* Gone without a result: the target must not see us as its
+             * waiter (as for EDEADLK), and the node is the setter's. */
+            unrecord_waiter(w, awaited);
+            PLAIT_ASSERT(registered || node == &snode); /* a failed register ends the loop */
+            return EAGAIN;
+        }
+        /* Released before we could give up: the wait is over after all. */
+    } else if (registered) {
+        pl_event_leave(node); /* released already: returns at once */
+    }
+    if (node != &snode)
+        pl_free(node);
     return result;
+}
+
+int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
+{
+    return wait_event(e, awaited, 0);
+}
+
+int pl_wait_event_until(struct pl_event *e, const struct pl_awaited *awaited, uint64_t deadline_ns)
+{
+    PLAIT_ASSERT(deadline_ns != 0);
+    return wait_event(e, awaited, deadline_ns);
 }
 
 static void name_thread(struct pl_worker *w)

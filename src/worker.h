@@ -59,6 +59,17 @@ extern const _Atomic bool pl_injected_always;
  * when the target depends on the waiting context itself: a cycle of
  * waits, which would never end. */
 int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited);
+/* pl_wait_event until deadline_ns (CLOCK_MONOTONIC, pl_now_ns; not 0):
+ * EAGAIN if it passes first, with nothing left behind but a node the
+ * setter frees (event.h), and the target untouched. A job it runs is not
+ * interrupted, so it may return after the deadline by as long as one job
+ * runs. */
+static inline uint64_t pl_deadline_in(uint64_t ns)
+{
+    uint64_t now = pl_now_ns();
+    return ns > UINT64_MAX - now ? UINT64_MAX : now + ns; /* saturating: never 0 */
+}
+int pl_wait_event_until(struct pl_event *e, const struct pl_awaited *awaited, uint64_t deadline_ns);
 
 /* Whether target's completion depends on job j (which the caller holds:
  * taken, not yet run). The walk follows j's context up through join
