@@ -203,6 +203,18 @@ PLAIT_API int plait_pool_stats(const plait_pool *pool, plait_stats *out);
  * A cheap cooperative checkpoint; false for NULL. */
 PLAIT_API bool plait_cancelled(const plait_ctx *ctx);
 
+/* Why the task is cancelled (Go's context.Cause): PLAIT_CANCEL_NONE while
+ * plait_cancelled reads false, else the innermost cancellation that
+ * reaches ctx: PLAIT_CANCEL_CALL (plait_task_cancel of the task, or
+ * plait_group_cancel/_cancel_async/_destroy of its group), _FAILURE (a
+ * sibling failed: a task of a fail-fast group, or the other branch of a
+ * plait_join), _DEADLINE (its group's deadline), _ENCLOSING (its group was
+ * cancelled through the task that created it). For _FAILURE, *code gets
+ * the failing sibling's code (the group's first error, or the join
+ * branch's); else 0. code may be NULL. Call it from the task itself (like
+ * plait_cancelled); NULL reads PLAIT_CANCEL_NONE. */
+PLAIT_API int plait_cancel_cause(const plait_ctx *ctx, int *code);
+
 /* Records a message for the task's error and returns code, so that
  *   return plait_fail(ctx, EINVAL, "bad row %d", i);
  * fails the task with that message. A NULL ctx returns code and records

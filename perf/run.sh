@@ -175,6 +175,16 @@ for b in $BENCHES; do
         done
     done
 done
+# batch_records with xargs -P: a process per record (batch/batch_xargs.sh),
+# beside the plait, OpenMP and seq variants above.
+if [[ " $BENCHES " == *" batch "* ]] && [ -x "$BIN/batch_seq" ] && command -v xargs >/dev/null 2>&1; then
+    for t in $THREADS; do
+        note "batch xargs threads=$t"
+        timeout -k 5 "$TIMEOUT" bash "$HERE/batch/batch_xargs.sh" "$BIN" --threads "$t" $ARGS |
+            grep -E '^(RESULT|FAIL) ' >>"$LOG" ||
+            logline "ERROR bench=batch_records runtime=xargs threads=$t reason=\"batch_xargs.sh failed\""
+    done
+fi
 logline "# elapsed: $(($(date +%s) - start)) s"
 
 python3 "$HERE/report.py" "$LOG" --csv "$RES/results.csv" --png "$RES/ratios.png"

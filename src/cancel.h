@@ -96,6 +96,7 @@ static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
     atomic_init(&c->cancelled, 0);
     atomic_init(&c->epoch_ok, 0); /* the epoch starts at 1: the first check walks */
     atomic_init(&c->groups_created, 0);
+    atomic_init(&c->cancel_code, 0);
     c->message = NULL;
 }
 
@@ -108,6 +109,7 @@ static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *pare
     /* relaxed: the parent's own field, read on the parent's thread. */
     atomic_init(&c->epoch_ok, atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
     atomic_init(&c->groups_created, 0);
+    atomic_init(&c->cancel_code, 0);
     c->message = NULL;
 }
 

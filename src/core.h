@@ -45,6 +45,9 @@ struct plait_ctx {
      * (changed under the registry's lock; read outside it as a hint by
      * the context's end). */
     _Atomic uint32_t groups_created;
+    /* join.c: a join child cancelled by its failing sibling gets the
+     * sibling's code here, stored before the flag (plait_cancel_cause). */
+    _Atomic int cancel_code;
     char *message; /* from plait_fail */
 };
 

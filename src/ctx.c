@@ -73,3 +73,50 @@ plait_pool *plait_ctx_pool(const plait_ctx *ctx)
 {
     return ctx != NULL ? ctx->pool : NULL;
 }
+
+int plait_cancel_cause(const plait_ctx *ctx, int *code)
+{
+    if (code != NULL)
+        *code = 0;
+    /* The one-load check first: the common answer costs no walk. */
+    if (ctx == NULL || !pl_ctx_cancelled(ctx))
+        return PLAIT_CANCEL_NONE;
+    /* The same walk as pl_ctx_walk, innermost first, ordered after the
+     * flags by the epoch's acquire in pl_ctx_cancelled. acquire: pairs
+     * with each flag's seq_cst store (cancel.h, step 3), which comes after
+     * the canceller's store of cancel_code (join.c). */
+    const struct plait_ctx *x = ctx;
+    for (;;) {
+        if (atomic_load_explicit(&x->cancelled, memory_order_acquire)) {
+            if (x->parent == NULL)
+                return PLAIT_CANCEL_CALL; /* plait_task_cancel of the task */
+            /* A join child's flag is set only by its failing sibling.
+             * relaxed: ordered by the flag's acquire above. */
+            if (code != NULL)
+                *code = atomic_load_explicit(&x->cancel_code, memory_order_relaxed);
+            return PLAIT_CANCEL_FAILURE;
+        }
+        if (x->parent == NULL)
+            break;
+        x = x->parent;
+    }
+    struct plait_group *g = x->task != NULL ? x->task->group : NULL;
+    /* acquire: as for the flags; the reason is stored before the cancel
+     * (pl_cancel_reason), the timeout bit with it. */
+    uint32_t s = g != NULL ? atomic_load_explicit(&g->state, memory_order_acquire) : 0;
+    if (!(s & PL_G_CANCELLED))
+        return PLAIT_CANCEL_NONE; /* not reachable: pl_ctx_cancelled saw a flag */
+    if (s & PL_G_TIMEDOUT)
+        return PLAIT_CANCEL_DEADLINE;
+    /* relaxed: set before the flag we acquired (pl_group_cancel_for). */
+    uint32_t r = atomic_load_explicit(&g->cancel_reason, memory_order_relaxed);
+    if (r == PLAIT_CANCEL_NONE)
+        return PLAIT_CANCEL_ENCLOSING; /* cancelled through its creator */
+    if (r == PLAIT_CANCEL_FAILURE && code != NULL) {
+        /* first_error is written under errors_lock before the cancel. */
+        pl_spin_lock(&g->errors_lock);
+        *code = g->first_error;
+        pl_spin_unlock(&g->errors_lock);
+    }
+    return (int)r;
+}

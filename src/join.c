@@ -50,8 +50,12 @@ static void run_stolen(struct pl_worker *w, struct pl_job *job)
     atomic_store_explicit(&f->thief, (int)w->index, memory_order_relaxed);
     int r = run_a(w, f);
     f->code = r;
-    if (failed(r))
+    if (failed(r)) {
+        /* relaxed: published by the flag's seq_cst store in pl_ctx_cancel,
+         * which plait_cancel_cause acquires; one canceller per child. */
+        atomic_store_explicit(&f->sibling->cancel_code, r, memory_order_relaxed);
         pl_ctx_cancel(f->sibling);
+    }
     pl_event_set(&f->done); /* release: code, message; our last access */
 }
 
@@ -152,8 +156,11 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     int rb = pl_likely(!pl_stack_low()) ? b(&cb, arg_b) : pl_call_on_fresh_stack(w, b, &cb, arg_b);
     w->current = ctx;
     pl_ctx_end(&cb);
-    if (pl_unlikely(failed(rb)))
+    if (pl_unlikely(failed(rb))) {
+        /* relaxed: as in run_stolen. */
+        atomic_store_explicit(&f.ctx.cancel_code, rb, memory_order_relaxed);
         pl_ctx_cancel(&f.ctx);
+    }
 
     /* One pop: whatever it returns is either our frame or work that must
      * not be dropped, so join_slow takes it over. */

@@ -1,6 +1,8 @@
-/* batch_plait.c — foreign producers into a limited group (batch.h). */
+/* batch_plait.c — foreign producers into a limited group (batch.h), and
+ * batch_records (records.h): one producer, the main thread. */
 #include "../common/plait_bench.h"
 #include "batch.h"
+#include "records.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -125,6 +127,36 @@ static long rss_growth(unsigned lim)
     return atomic_load(&peak_kib) - base;
 }
 
+/* ---- batch_records: the main thread feeds a limited group -------------- */
+
+static uint64_t n_records;
+static _Atomic uint64_t records_x;
+
+static int hash_record(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    /* relaxed: an order-free xor, published to the main thread by the
+     * group's wait. */
+    atomic_fetch_xor_explicit(&records_x, record_hash((uint64_t)(uintptr_t)arg),
+                              memory_order_relaxed);
+    return 0;
+}
+
+static uint64_t run_records(void *arg)
+{
+    (void)arg;
+    atomic_store_explicit(&records_x, 0, memory_order_relaxed);
+    if (plait_group_create(&group, pool, 0) || plait_group_set_limit(group, RECORDS_LIMIT))
+        bench_fail("batch_records", "plait", threads, "group");
+    for (uint64_t i = 0; i < n_records; i++)
+        if (plait_go(group, hash_record, (void *)(uintptr_t)i) != 0)
+            bench_fail("batch_records", "plait", threads, "spawn %" PRIu64, i);
+    if (plait_group_wait(group))
+        bench_fail("batch_records", "plait", threads, "wait");
+    plait_group_destroy(group);
+    return atomic_load_explicit(&records_x, memory_order_relaxed);
+}
+
 int main(int argc, char **argv)
 {
     bench_cfg cfg;
@@ -155,6 +187,13 @@ int main(int argc, char **argv)
                    med * 1e9 / (double)total, med, t[0], total, cfg.reps);
     }
     pthread_barrier_destroy(&start);
+    n_records = RECORDS(&cfg);
+    double med = bench_repeat(&cfg, "batch_records", "plait", run_records, NULL,
+                              records_expected(n_records), t);
+    bench_emit(
+        "batch_records", "plait", threads,
+        "value=%.4g unit=ns/item items_per_s=%.0f median_s=%.6g items=%" PRIu64 " limit=%u ok=1",
+        med * 1e9 / (double)n_records, (double)n_records / med, med, n_records, RECORDS_LIMIT);
     free(t);
     plait_pool_destroy(pool);
     return 0;
