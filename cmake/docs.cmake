@@ -15,8 +15,9 @@ if(PLAIT_INSTALL_MAN)
         COMMENT "Man pages into ${PROJECT_BINARY_DIR}/man"
         VERBATIM)
     add_custom_target(plait_man ALL DEPENDS ${_plait_man_stamp})
+    # plait_mpi_*'s pages go with libplait_mpi (MpiDevelopment, cmake/plait_mpi.cmake).
     install(DIRECTORY ${PROJECT_BINARY_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}
-            COMPONENT Development)
+            COMPONENT Development PATTERN "plait_mpi_*" EXCLUDE)
 endif()
 
 if(PLAIT_BUILD_TESTS)

@@ -3,6 +3,13 @@
 #                 its symbols file, shlibs and the ldconfig trigger
 #   libplait-dev  header, static library, .so link, pkg-config file, CMake
 #                 package, man pages (Development); depends on libplait0 (= version)
+# and, where libplait_mpi is built (cmake/plait_mpi.cmake, included first):
+#   libplait-mpi0    libplait_mpi's shared library (MpiRuntime), with shlibs
+#                    and the ldconfig trigger
+#   libplait-mpi-dev plait_mpi.h, libplait_mpi.a, the .so link, plait-mpi.pc,
+#                    the plaitMpiTargets CMake files, plait_mpi_*'s man pages
+#                    (MpiDevelopment); depends on libplait-mpi0 and
+#                    libplait-dev (= version) and an MPI's development files
 # Built by scripts/package.sh (into build-pkg/, with Debian's build flags),
 # checked by scripts/check-packages.sh (CTest `packages`, label packaging).
 
@@ -39,11 +46,19 @@ if(PLAIT_GZIP)
 ")
     execute_process(COMMAND ${PLAIT_GZIP} -9nf ${PROJECT_BINARY_DIR}/deb/changelog)
 endif()
-foreach(_c Runtime Development)
+set(_plait_deb_components Runtime Development)
+if(TARGET plait_mpi_shared)
+    list(APPEND _plait_deb_components MpiRuntime MpiDevelopment)
+endif()
+foreach(_c IN LISTS _plait_deb_components)
     if(_c STREQUAL Runtime)
         set(_pkg libplait${PROJECT_VERSION_MAJOR})
-    else()
+    elseif(_c STREQUAL Development)
         set(_pkg libplait-dev)
+    elseif(_c STREQUAL MpiRuntime)
+        set(_pkg libplait-mpi${PROJECT_VERSION_MAJOR})
+    else()
+        set(_pkg libplait-mpi-dev)
     endif()
     install(FILES ${PLAIT_DEB_COPYRIGHT} DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${_pkg}
             COMPONENT ${_c} EXCLUDE_FROM_ALL)
@@ -85,6 +100,16 @@ if(CMAKE_STRIP)
         execute_process(COMMAND \"${CMAKE_STRIP}\" --remove-section=.comment
             \"\$ENV{DESTDIR}${CMAKE_INSTALL_FULL_LIBDIR}/$<TARGET_FILE_NAME:plait_shared>\")
     endif()" COMPONENT Runtime)
+    if(TARGET plait_mpi_shared)
+        install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+            execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug --remove-section=.comment
+                --remove-section=.note \"\$ENV{DESTDIR}${CMAKE_INSTALL_FULL_LIBDIR}/$<TARGET_FILE_NAME:plait_mpi_static>\")
+        endif()" COMPONENT MpiDevelopment)
+        install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+            execute_process(COMMAND \"${CMAKE_STRIP}\" --remove-section=.comment
+                \"\$ENV{DESTDIR}${CMAKE_INSTALL_FULL_LIBDIR}/$<TARGET_FILE_NAME:plait_mpi_shared>\")
+        endif()" COMPONENT MpiRuntime)
+    endif()
 endif()
 
 set(CPACK_PACKAGE_NAME plait)
@@ -96,7 +121,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_COMPONENTS_ALL Runtime Development)
+set(CPACK_COMPONENTS_ALL ${_plait_deb_components})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${PLAIT_DEB_MAINTAINER}")
@@ -127,6 +152,48 @@ first failure cancels the siblings, and every error is gathered.
 
 This package contains the header, the static library, the pkg-config file,
 the CMake package and the man pages.")
+if(TARGET plait_mpi_shared)
+    # libplait-mpi0: shlibs (no symbols file: no kept list for libplait_mpi),
+    # the same trigger and do-nothing maintainer scripts as libplait0.
+    set(_plait_deb_mpi ${_plait_deb}/mpi)
+    file(WRITE ${_plait_deb_mpi}/shlibs
+         "libplait_mpi ${PROJECT_VERSION_MAJOR} libplait-mpi${PROJECT_VERSION_MAJOR} (>= ${PROJECT_VERSION})\n")
+    file(COPY ${_plait_deb}/triggers ${_plait_deb}/postinst ${_plait_deb}/postrm
+         DESTINATION ${_plait_deb_mpi})
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_NAME libplait-mpi${PROJECT_VERSION_MAJOR})
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_SECTION libs)
+    # dpkg-shlibdeps finds libplait.so.0 in the build tree (it is in no
+    # installed package; --ignore-missing-info lets it go), so libplait0 is
+    # named here; the MPI library's own package comes from shlibdeps.
+    get_target_property(_plait_libdir plait_shared LIBRARY_OUTPUT_DIRECTORY)
+    if(NOT _plait_libdir)
+        set(_plait_libdir ${PROJECT_BINARY_DIR})
+    endif()
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_plait_libdir})
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_DEPENDS "libplait${PROJECT_VERSION_MAJOR} (>= ${PROJECT_VERSION})")
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_CONTROL_EXTRA ${_plait_deb_mpi}/shlibs
+        ${_plait_deb_mpi}/triggers ${_plait_deb_mpi}/postinst ${_plait_deb_mpi}/postrm)
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+    set(CPACK_DEBIAN_MPIRUNTIME_DESCRIPTION
+"work-stealing task groups for C11, MPI part (shared library)
+plait runs tasks in parallel on a work-stealing thread pool, structured by
+task groups. Its MPI part, libplait_mpi, spreads a loop over the ranks of
+an MPI communicator, each rank running its share on a plait pool.
+
+This package contains the shared library.")
+    set(CPACK_DEBIAN_MPIDEVELOPMENT_PACKAGE_NAME libplait-mpi-dev)
+    set(CPACK_DEBIAN_MPIDEVELOPMENT_PACKAGE_SECTION libdevel)
+    set(CPACK_DEBIAN_MPIDEVELOPMENT_PACKAGE_DEPENDS
+        "libplait-mpi${PROJECT_VERSION_MAJOR} (= ${PROJECT_VERSION}), libplait-dev (= ${PROJECT_VERSION}), libopenmpi-dev | mpi-default-dev")
+    set(CPACK_DEBIAN_MPIDEVELOPMENT_DESCRIPTION
+"work-stealing task groups for C11, MPI part (development files)
+plait runs tasks in parallel on a work-stealing thread pool, structured by
+task groups. Its MPI part, libplait_mpi, spreads a loop over the ranks of
+an MPI communicator, each rank running its share on a plait pool.
+
+This package contains the header, the static library, the pkg-config file,
+the CMake files and the man pages of the MPI part.")
+endif()
 include(CPack)
 
 if(PLAIT_BUILD_TESTS)

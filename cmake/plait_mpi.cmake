@@ -106,15 +106,23 @@ endif()
 
 # Install: its own export set (plaitConfig.cmake loads it as the `mpi`
 # component) and its own pkg-config file.
-install(FILES ${PROJECT_SOURCE_DIR}/include/plait_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# Components (Debian packages, cmake/packaging.cmake): MpiRuntime
+# (libplait-mpi0) and MpiDevelopment (libplait-mpi-dev).
+install(FILES ${PROJECT_SOURCE_DIR}/include/plait_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        COMPONENT MpiDevelopment)
 install(TARGETS plait_mpi_static plait_mpi_shared
         EXPORT plaitMpiTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT MpiDevelopment
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT MpiRuntime NAMELINK_COMPONENT MpiDevelopment
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT MpiRuntime
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT plaitMpiTargets NAMESPACE plait:: FILE plaitMpiTargets.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/plait)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/plait COMPONENT MpiDevelopment)
+if(PLAIT_INSTALL_MAN)
+    # (section 3 only: no empty man7 directory)
+    install(DIRECTORY ${PROJECT_BINARY_DIR}/man/man3 DESTINATION ${CMAKE_INSTALL_MANDIR}
+            COMPONENT MpiDevelopment FILES_MATCHING PATTERN "plait_mpi_*")
+endif()
 
 # pkg-config: plait-mpi (the prefix variables come from the main file's
 # plait.pc section, which runs first).
@@ -129,4 +137,5 @@ endforeach()
 set(PLAIT_MPI_PC_CFLAGS "${_plait_mpi_cflags}")
 set(PLAIT_MPI_PC_LIBS "${_plait_mpi_libs}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/plait-mpi.pc.in ${PROJECT_BINARY_DIR}/plait-mpi.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/plait-mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/plait-mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+        COMPONENT MpiDevelopment)

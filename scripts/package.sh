@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Debian packages libplait0 and libplait-dev with CPack, in
+# Builds the Debian packages libplait0 and libplait-dev (and, where an MPI
+# is found so that libplait_mpi is built, libplait-mpi0 and
+# libplait-mpi-dev) with CPack, in
 # build-pkg/ (prefix /usr, Debian's build flags from dpkg-buildflags:
 # hardening, -g, then stripped by CPack), and runs lintian on them.
 #
@@ -28,7 +30,9 @@ cmake --build "$build" -j2
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
 
 mapfile -t debs < <(find "$build/packages" -maxdepth 1 -name '*.deb' | sort)
-[ ${#debs[@]} -eq 2 ] || { echo "package.sh: expected 2 packages, got: ${debs[*]}" >&2; exit 1; }
+# 2 packages, or 4 with the MPI part.
+[ ${#debs[@]} -eq 2 ] || [ ${#debs[@]} -eq 4 ] ||
+    { echo "package.sh: expected 2 or 4 packages, got: ${debs[*]}" >&2; exit 1; }
 for d in "${debs[@]}"; do
     echo "== $(basename "$d")"
     dpkg-deb -f "$d" Package Version Section Depends
