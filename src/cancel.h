@@ -84,8 +84,9 @@
 
 #include "core.h"
 
-/* The process-wide cancel epoch: bumped by every flag set (step 3). */
-extern _Atomic uint32_t pl_cancel_epoch;
+/* The process-wide cancel epoch: bumped by every flag set (step 3).
+ * Hidden: read inline by every check, without a GOT load. */
+extern __attribute__((visibility("hidden"))) _Atomic uint32_t pl_cancel_epoch;
 
 static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
                                     struct plait_pool *pool)
