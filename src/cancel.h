@@ -84,8 +84,9 @@
 
 #include "core.h"
 
-/* The process-wide cancel epoch: bumped by every flag set (step 3). */
-extern _Atomic uint32_t pl_cancel_epoch;
+/* The process-wide cancel epoch: bumped by every flag set (step 3).
+ * Hidden: read inline by every check, without a GOT load. */
+extern __attribute__((visibility("hidden"))) _Atomic uint32_t pl_cancel_epoch;
 
 static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
                                     struct plait_pool *pool)
@@ -100,14 +101,17 @@ static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
     c->message = NULL;
 }
 
-static inline void pl_ctx_init_child(struct plait_ctx *c, struct plait_ctx *parent)
+/* A join child's context, from its parent's task, pool and epoch read once
+ * by the caller (plait_join builds two from one read). */
+static inline void pl_ctx_init_child_of(struct plait_ctx *c, struct plait_ctx *parent,
+                                        struct plait_task *task, struct plait_pool *pool,
+                                        uint32_t epoch)
 {
     c->parent = parent;
-    c->task = parent->task;
-    c->pool = parent->pool;
+    c->task = task;
+    c->pool = pool;
     atomic_init(&c->cancelled, 0);
-    /* relaxed: the parent's own field, read on the parent's thread. */
-    atomic_init(&c->epoch_ok, atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
+    atomic_init(&c->epoch_ok, epoch);
     atomic_init(&c->groups_created, 0);
     atomic_init(&c->cancel_code, 0);
     c->message = NULL;
