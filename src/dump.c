@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "json.h"
 #include "membarrier.h"
 #include "observe.h"
 
@@ -666,25 +667,6 @@ static void dump_text(FILE *f, struct plait_pool *pool, struct snapshot *s)
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-static void jstr(FILE *f, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void jptr(FILE *f, const void *p)
 {
     if (p == NULL)
@@ -696,7 +678,7 @@ static void jptr(FILE *f, const void *p)
 static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
 {
     fputs("{\"pool\":", f);
-    jstr(f, pool->name);
+    pl_json_str(f, pool->name);
     fprintf(f, ",\"workers\":%u,\"running_known\":%s,\"groups\":[", pool->nworkers,
             s->chains_known ? "true" : "false");
     for (size_t i = 0; i < s->ngroups; i++) {
@@ -704,7 +686,7 @@ static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
         fputs(i ? ",\n{\"group\":" : "\n{\"group\":", f);
         jptr(f, sg->g);
         fputs(",\"name\":", f);
-        jstr(f, sg->name);
+        pl_json_str(f, sg->name);
         fprintf(f,
                 ",\"state\":\"%s\",\"pending\":%zu,\"wait_begun\":%s,\"deadline\":%s,"
                 "\"created_by_task\":",

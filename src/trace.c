@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "json.h"
 #include "membarrier.h"
 #include "observe.h"
 
@@ -386,21 +387,6 @@ int pl_trace_start(struct plait_pool *pool, const char *path, size_t events)
 
 /* ---- Writing ------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* One event's text, formatted by hand (fprintf cost about 5000
  * instructions an event; a trace has up to millions). Bounded: names are
  * cut at 200 bytes, so a line never reaches the buffer's end. */
@@ -514,7 +500,7 @@ static void meta_thread(struct writer *wr, int tid, const char *name, unsigned s
     fprintf(wr->f,
             "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
             wr->pid, tid);
-    json_str(wr->f, name);
+    pl_json_str(wr->f, name);
     fputs("}}", wr->f);
     ev_begin(wr);
     fprintf(wr->f,
@@ -673,7 +659,7 @@ static int write_trace(struct plait_pool *pool, uint64_t stop)
             wr->pid);
     char name[64];
     snprintf(name, sizeof name, "plait pool %s", pool->name);
-    json_str(f, name);
+    pl_json_str(f, name);
     fputs("}}", f);
     for (unsigned i = 0; i < pool->nworkers; i++) {
         struct pl_observer *o = pool->workers[i].obs;
@@ -703,7 +689,7 @@ static int write_trace(struct plait_pool *pool, uint64_t stop)
         write_dropped(wr, wr->pid, stop, po->dropped);
     }
     fprintf(f, "\n],\"otherData\":{\"pool\":");
-    json_str(f, pool->name);
+    pl_json_str(f, pool->name);
     fprintf(f, ",\"dropped_events\":%" PRIu64 ",\"events_per_buffer\":%zu}}\n", dropped, po->cap);
     pl_free(wr);
     return ferror(f) ? EIO : 0;

@@ -618,6 +618,22 @@ static void wait_foreign(struct pl_event *e)
         pl_obs_foreign_leave(&node); /* pl_event_leave, seen by the dump */
 }
 
+/* Runs a job the wait depends on, ending a search handed to us first. The
+ * wait loop's frame stays where it is: one stack check (stack_low) serves
+ * every job it runs. */
+static inline __attribute__((always_inline)) void run_awaited(struct pl_worker *w, struct pl_job *j,
+                                                              bool stack_low, bool *searching)
+{
+    if (pl_unlikely(*searching)) {
+        *searching = false;
+        search_found(w);
+    }
+    if (pl_likely(!stack_low))
+        pl_job_run(w, j);
+    else
+        pl_run_on_fresh_stack(w, j);
+}
+
 /* Set, as far as this waiter may look: once it has registered a node, it
  * reads only the node (another waiter may free the event once it is set). */
 static inline bool wait_over(const struct pl_event *e, const struct pl_event_node *node,
@@ -698,14 +714,7 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
          * awaited work (a suspended fiber waits until it runs dry). */
         struct pl_job *j = pl_deque_pop(&w->deque);
         if (pl_likely(j != NULL) && pl_likely(j->owner == awaited->target)) {
-            if (pl_unlikely(searching)) {
-                searching = false;
-                search_found(w);
-            }
-            if (pl_likely(!stack_low))
-                pl_job_run(w, j);
-            else
-                pl_run_on_fresh_stack(w, j);
+            run_awaited(w, j, stack_low, &searching);
             spins = 0;
             continue;
         }
@@ -719,16 +728,7 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
         bool declined = false;
         j = find_job_waiting(w, awaited, &declined, j);
         if (pl_likely(j != NULL)) {
-            if (searching) {
-                searching = false;
-                search_found(w);
-            }
-            /* This loop's frame stays where it is: one stack check serves
-             * every job it runs. */
-            if (pl_likely(!stack_low))
-                pl_job_run(w, j);
-            else
-                pl_run_on_fresh_stack(w, j);
+            run_awaited(w, j, stack_low, &searching);
             spins = 0;
             continue;
         }

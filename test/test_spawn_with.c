@@ -8,6 +8,8 @@
  */
 #include "testlib.h"
 
+#include <sched.h>
+
 #include "alloc.h"
 
 /* An argument that counts its drops; the test checks each is dropped
@@ -283,13 +285,17 @@ Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TI
     atomic_init(&d.done, 0);
     pthread_t th = tl_thread(destroy_thread, &d);
     /* Until destroy begins, spawns succeed (and run, and drop, later). */
-    enum { MAX = 1 << 16 };
+    /* Enough room that the destroyer starts before the array runs out even
+     * on a loaded machine (yielding now and then lets it run). */
+    enum { MAX = 1 << 20 };
     struct item *v = items_new(MAX);
     size_t i = 0;
     int r = 0;
     uint64_t t0 = tl_now_ns();
     while (i < MAX && (r = plait_spawn_with(g, run_item, &v[i], &drop_opts, NULL)) == 0) {
         i++;
+        if (i % 4096 == 0)
+            sched_yield();
         if (tl_since_s(t0) > TL_WAIT_S)
             break;
     }
