@@ -19,11 +19,21 @@ skip() {
     exit 77
 }
 mkdir -p "$work"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+# Debian packages this test needs, installed here when missing.
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    { timeout 600 $sudo apt-get install -y "$@" ||
+        { timeout 300 $sudo apt-get update && timeout 600 $sudo apt-get install -y "$@"; }; } \
+        >>"$work/apt.log" 2>&1
+}
 
 dir=${PLAIT_VIEWER_DIR:-$HOME/.cache/plait-viewer}
 index=$dir/node_modules/speedscope/dist/release/index.html
 if [ ! -f "$index" ]; then
-    command -v npm >/dev/null || skip "npm is not installed (apt-get install npm)"
+    command -v npm >/dev/null || apt_install npm ||
+        skip "npm is not installed and apt-get could not install it (see $work/apt.log)"
     mkdir -p "$dir"
     timeout 300 npm install --prefix "$dir" --no-audit --no-fund speedscope >"$work/npm.log" 2>&1 ||
         skip "npm install speedscope failed (see $work/npm.log)"
@@ -35,12 +45,7 @@ for b in chromium chromium-browser google-chrome; do
     command -v "$b" >/dev/null && browser=$b && break
 done
 if [ -z "$browser" ]; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-    command -v apt-get >/dev/null || skip "no Chromium and no apt-get to install it"
-    { timeout 600 $sudo apt-get install -y chromium ||
-        { timeout 300 $sudo apt-get update && timeout 600 $sudo apt-get install -y chromium; }; } \
-        >"$work/apt.log" 2>&1 || skip "apt-get install chromium failed (see $work/apt.log)"
+    apt_install chromium || skip "apt-get install chromium failed (see $work/apt.log)"
     browser=chromium
 fi
 command -v python3 >/dev/null || skip "python3 is not installed"
