@@ -16,12 +16,8 @@
  * A task P on a 2-worker pool waits on its group G, whose only task C runs
  * on the other worker. Meanwhile an unrelated root task U sits in the
  * injection queue. U must not end up on P's stack: it would hold P's wait
- * until U ends, long after C (and with it G) is done.
- *
- * Disabled: the current scheduler's group wait takes injected tasks before
- * anything else (pl_find_job: own deque, injection queue, then steals; no
- * leapfrogging victim for group waits), so P stays buried under U. Enable
- * once a wait prefers the awaited group's work. */
+ * until U ends, long after C (and with it G) is done. (A wait runs only
+ * work its return depends on: worker.c, pl_job_awaited.) */
 struct leap {
     plait_group *g;
     atomic_int c_started, release_c, p_may_wait, u_started, release_u;
