@@ -29,33 +29,6 @@
 
 #include <plait.h>
 
-static int run_child(void (*fn)(void), double limit_s, bool *hung)
-{
-    fflush(stdout);
-    fflush(stderr);
-    *hung = false;
-    pid_t pid = fork();
-    if (pid == 0) {
-        uint64_t f0 = atomic_load(&st_check_fails);
-        fn();
-        exit(atomic_load(&st_check_fails) != f0 ? 1 : 0); /* exit: LSan runs */
-    }
-    uint64_t limit = st_now_ns() + (uint64_t)(limit_s * 1e9);
-    int status = 0;
-    for (;;) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            break;
-        if (st_now_ns() > limit) {
-            *hung = true;
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        st_sleep_ns(1000000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* ---- 1 ---- */
 static plait_group *outer;
 static _Atomic int leaf_ran;
@@ -234,7 +207,7 @@ int main(void)
             continue;
         }
         bool hung;
-        int r = run_child(cases[i].fn, ST_SANITIZED ? 60 : 10, &hung);
+        int r = st_run_child(cases[i].fn, ST_SANITIZED ? 60 : 10, &hung);
         CHECK(r == 0, "%s: %s (status %d)", cases[i].name,
               hung       ? "hung"
               : r >= 128 ? "crashed"

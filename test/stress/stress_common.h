@@ -25,6 +25,8 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +245,40 @@ static inline void st_watchdog_stop(void)
 {
     atomic_store(&st_wd_stop, 1);
     pthread_join(st_wd_thread, NULL);
+}
+
+/* ---- Children ------------------------------------------------------------ */
+
+/* Runs fn in a forked child, with limit_s to finish (then it is killed and
+ * *hung set). Returns the child's exit status (1 when a CHECK failed in
+ * it), 128 + the signal that killed it, or -1 when it hung. The child
+ * leaves by exit(), so LSan runs in it. */
+static inline int st_run_child(void (*fn)(void), double limit_s, bool *hung)
+{
+    fflush(stdout);
+    fflush(stderr);
+    *hung = false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint64_t f0 = atomic_load(&st_check_fails);
+        fn();
+        fflush(stdout);
+        exit(atomic_load(&st_check_fails) != f0 ? 1 : 0);
+    }
+    uint64_t limit = st_now_ns() + (uint64_t)(limit_s * 1e9);
+    int status = 0;
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        if (st_now_ns() > limit) {
+            *hung = true;
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        st_sleep_ns(1000000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* ---- Arguments ------------------------------------------------------------ */

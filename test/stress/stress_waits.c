@@ -28,34 +28,6 @@
 
 #include <plait.h>
 
-static int run_child(void (*fn)(void), double limit_s, bool *hung)
-{
-    fflush(stdout);
-    fflush(stderr);
-    *hung = false;
-    pid_t pid = fork();
-    if (pid == 0) {
-        uint64_t f0 = atomic_load(&st_check_fails);
-        fn();
-        fflush(stdout);
-        exit(atomic_load(&st_check_fails) != f0 ? 1 : 0);
-    }
-    uint64_t limit = st_now_ns() + (uint64_t)(limit_s * 1e9);
-    int status = 0;
-    for (;;) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            break;
-        if (st_now_ns() > limit) {
-            *hung = true;
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        st_sleep_ns(1000000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static plait_pool *make_pool(unsigned threads)
 {
     plait_pool *p = NULL;
@@ -415,7 +387,7 @@ int main(void)
     for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
         st_unit_begin();
         bool hung;
-        int rc = run_child(units[i].fn, units[i].limit_s, &hung);
+        int rc = st_run_child(units[i].fn, units[i].limit_s, &hung);
         CHECK(!hung && rc == 0, "%s: %s %d", units[i].name, hung ? "hung" : "exit", rc);
         printf("%s %s\n", st_unit_end() ? "PASS" : "FAIL", units[i].name);
     }
