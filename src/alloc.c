@@ -82,10 +82,16 @@ void pl_free(void *p)
  * early or late is harmless. */
 static _Atomic size_t freed_untrimmed;
 
+void pl_count_freed(size_t bytes)
+{
+    if (bytes != 0)
+        atomic_fetch_add_explicit(&freed_untrimmed, bytes, memory_order_relaxed);
+}
+
 void pl_free_counted(void *p, size_t size)
 {
     free(p);
-    atomic_fetch_add_explicit(&freed_untrimmed, size, memory_order_relaxed);
+    pl_count_freed(size);
 }
 
 void pl_trim_if_due(void)

@@ -28,6 +28,8 @@ void *pl_malloc_aligned(size_t size);
  * or run path: a trim costs about as much as freeing what it returns. */
 #define PL_TRIM_BYTES ((size_t)8 << 20)
 void pl_free_counted(void *p, size_t size);
+/* Counts bytes a caller freed in bulk with pl_free (one RMW for a batch). */
+void pl_count_freed(size_t bytes);
 void pl_trim_if_due(void);
 
 /* Fault injection, for tests. pl_fault_set(n): the n-th allocation from

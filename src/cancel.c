@@ -375,6 +375,7 @@ void pl_detach_lock(void)
 void pl_detach_unlock(void)
 {
 #if PL_DEBUG
+    /* relaxed, both: the holder's own name, under the mutex. */
     PLAIT_ASSERT(atomic_load_explicit(&detach_holder, memory_order_relaxed) == pl_debug_thread());
     atomic_store_explicit(&detach_holder, 0, memory_order_relaxed);
 #endif
@@ -386,6 +387,7 @@ static void detach_lock_reset_in_child(void)
 {
     pthread_mutex_init(&detach_lock, NULL);
 #if PL_DEBUG
+    /* relaxed: the child has one thread. */
     atomic_store_explicit(&detach_holder, 0, memory_order_relaxed);
 #endif
 }

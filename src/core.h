@@ -69,7 +69,8 @@ struct plait_task {
     void *arg;
     struct plait_group *group; /* NULL for a lone task */
     /* The context its worker was running when it started this task (the
-     * task whose wait runs it), or NULL: the worker's own loop. */
+     * task whose wait runs it), or NULL: the worker's own loop. Read only
+     * by the dump (dump.c), to show what runs inside whose wait. */
     struct plait_ctx *outer;
     struct plait_ctx ctx;
     struct pl_event done;

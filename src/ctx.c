@@ -54,8 +54,7 @@ int plait_sleep(plait_ctx *ctx, uint64_t ns)
 {
     if (ctx == NULL)
         return EINVAL;
-    uint64_t now = pl_now_ns();
-    uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+    uint64_t deadline = pl_deadline_in(ns);
     struct pl_worker *w = pl_tls_worker;
     /* Work this worker queued must not wait for our sleep: make sure a
      * sibling is awake to steal it. */

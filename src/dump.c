@@ -107,7 +107,7 @@ void pl_obs_worker_start(struct pl_worker *w)
 {
     /* Read by the trace's writer: published by the ready count's release
      * (pool.c), which plait_pool_create acquires. */
-    w->obs->tid = (int)syscall(SYS_gettid);
+    w->obs->tid = pl_obs_gettid();
 }
 
 static void registry_add(struct pl_pool_observer *po);
@@ -192,7 +192,7 @@ void pl_obs_foreign_leave(struct pl_event_node *node)
     struct pl_obs_foreign_wait fw = {
         .pool = n->pool,
         .e = n->e,
-        .tid = (int)syscall(SYS_gettid),
+        .tid = pl_obs_gettid(),
         .since = pl_now_ns(),
     };
     pthread_mutex_lock(&waiters_lock);
@@ -913,6 +913,7 @@ static void registry_remove(struct pl_pool_observer *po)
  * not the child's to dump; the signal pipe is the parent's too. */
 static void fork_child(void)
 {
+    pl_obs_gettid_forget();
     pthread_mutex_init(&waiters_lock, NULL);
     pthread_mutex_init(&dump_lock, NULL);
     pthread_mutex_init(&life_lock, NULL);

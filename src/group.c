@@ -329,8 +329,7 @@ int plait_group_set_timeout(plait_group *g, uint64_t ns)
         return EINVAL;
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
-    uint64_t now = pl_now_ns();
-    uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+    uint64_t deadline = pl_deadline_in(ns);
     return pl_timer_set(g->pool, g, deadline);
 }
 
@@ -373,8 +372,9 @@ void plait_group_destroy(plait_group *g)
     }
     if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
         pl_async_group_destroyed(g); /* the signal watcher is done with it */
+    /* Closed: its wait removed the deadline (group_wait), and none can be
+     * set any more. */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
-    pl_timer_remove(g->pool, g);
     pl_nested_unregister(g, cur);
     pl_obs_group_destroyed(g);
     /* Groups nested in this one were unregistered by their creators' ends

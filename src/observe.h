@@ -187,6 +187,9 @@ static inline void pl_obs_foreign_waits(struct plait_pool *pool, const struct pl
     pl_obs_foreign_note = (struct pl_obs_foreign_note){pool, e};
 }
 void pl_obs_foreign_leave(struct pl_event_node *node);
+/* The calling thread's kernel id (gettid), cached per thread (trace.c). */
+int pl_obs_gettid(void);
+void pl_obs_gettid_forget(void); /* in a fork's child */
 
 /* A worker's waits in progress (pl_wait_event, past its fast path): the
  * event each waits for. Each task on a worker's chain but the innermost

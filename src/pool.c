@@ -148,9 +148,14 @@ static void pool_free_parts(struct plait_pool *pool)
 {
     pl_obs_pool_stop(pool);
     for (unsigned i = 0; pool->workers != NULL && i < pool->nworkers; i++) {
-        pl_cache_drain(&pool->workers[i].task_cache);
-        pl_cache_drain(&pool->workers[i].group_cache);
-        pl_deque_destroy(&pool->workers[i].deque);
+        struct pl_worker *w = &pool->workers[i];
+        /* Counted for the trim after destroy (alloc.h): a burst's records
+         * sit in the caches too. */
+        pl_count_freed(w->task_cache.n * sizeof(struct plait_task) +
+                       w->group_cache.n * sizeof(struct plait_group));
+        pl_cache_drain(&w->task_cache);
+        pl_cache_drain(&w->group_cache);
+        pl_deque_destroy(&w->deque);
     }
     pl_free(pool->workers);
     pool->workers = NULL;
@@ -324,7 +329,9 @@ int plait_pool_destroy(plait_pool *pool)
     pool_free_parts(pool);
     /* Brackets refused since shutting_down was set still undo their
      * count; those on a group hold its reference, but plait_submit's holds
-     * only the handle: outwait them before dropping the handle's. */
+     * only the handle: outwait them before dropping the handle's.
+     * acquire: pairs with the refused bracket's release decrement
+     * (pl_foreign_begin), its last access to the pool. */
     while (atomic_load_explicit(&pool->foreign_active, memory_order_acquire) != 0)
         sched_yield();
     pl_pool_unref(pool);

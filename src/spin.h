@@ -58,6 +58,8 @@ static inline void pl_spin_lock(struct pl_spin *l)
 static inline void pl_spin_unlock(struct pl_spin *l)
 {
 #if PL_DEBUG
+    /* relaxed, both: the holder's own name, read and cleared by the holder
+     * before the release below (pl_spin_lock's comment). */
     PLAIT_ASSERT(atomic_load_explicit(&l->holder, memory_order_relaxed) == pl_debug_thread());
     atomic_store_explicit(&l->holder, 0, memory_order_relaxed);
 #endif
@@ -69,6 +71,7 @@ static inline void pl_spin_unlock(struct pl_spin *l)
 /* Whether the calling thread holds l (debug builds only). */
 static inline bool pl_spin_held(struct pl_spin *l)
 {
+    /* relaxed: only the holder can find its own name there. */
     return atomic_load_explicit(&l->holder, memory_order_relaxed) == pl_debug_thread();
 }
 #endif

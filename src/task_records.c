@@ -73,15 +73,29 @@ static void returned_push(struct plait_pool *pool, struct plait_task *t)
                                                   memory_order_relaxed));
 }
 
+/* Frees a list taken from the return stack, past what cache c keeps (c
+ * NULL: all of it); counts the bytes once. Returns the list's length. */
+static size_t free_taken(void *list, struct pl_cache *c)
+{
+    size_t taken = 0, freed = 0;
+    while (list != NULL) {
+        void *next = *(void **)list;
+        if (c == NULL || !pl_cache_put(c, list, PL_TASK_CACHE_MAX)) {
+            pl_free(list);
+            freed++;
+        }
+        list = next;
+        taken++;
+    }
+    pl_count_freed(freed * sizeof(struct plait_task));
+    return taken;
+}
+
 void pl_task_records_drain(struct plait_pool *pool)
 {
     /* acquire: pairs with the pushes' release. */
-    void *p = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
-    while (p != NULL) {
-        void *next = *(void **)p;
-        pl_free_counted(p, sizeof(struct plait_task));
-        p = next;
-    }
+    free_taken(atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire), NULL);
+    /* relaxed: destroy's, when no other thread touches the stack. */
     atomic_store_explicit(&pool->returned_n, 0, memory_order_relaxed);
 }
 
@@ -92,15 +106,8 @@ static void take_returned(struct plait_pool *pool, struct pl_cache *c)
     if (atomic_load_explicit(&pool->returned, memory_order_relaxed) == NULL)
         return;
     /* acquire: pairs with the pushes' release. */
-    void *list = atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire);
-    size_t taken = 0;
-    while (list != NULL) {
-        void *next = *(void **)list;
-        if (!pl_cache_put(c, list, PL_TASK_CACHE_MAX))
-            pl_free_counted(list, sizeof(struct plait_task));
-        list = next;
-        taken++;
-    }
+    size_t taken =
+        free_taken(atomic_exchange_explicit(&pool->returned, NULL, memory_order_acquire), c);
     /* relaxed: task_records.h (the counts of what we took came first). */
     atomic_fetch_sub_explicit(&pool->returned_n, taken, memory_order_relaxed);
 }

@@ -249,6 +249,5 @@ void pl_timer_free(struct plait_pool *pool)
      * release RMW): nothing else looks. */
     struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
     if (t != NULL)
-        timer_free(t);
-    atomic_store_explicit(&pool->timer, NULL, memory_order_relaxed);
+        timer_free(t); /* the pool's record is freed right after */
 }

@@ -53,9 +53,19 @@
 #include "membarrier.h"
 #include "observe.h"
 
-static int gettid_now(void)
+/* The calling thread's kernel id, asked of the kernel once per thread. */
+static PL_TLS int my_tid;
+
+int pl_obs_gettid(void)
 {
-    return (int)syscall(SYS_gettid);
+    if (my_tid == 0)
+        my_tid = (int)syscall(SYS_gettid);
+    return my_tid;
+}
+
+void pl_obs_gettid_forget(void)
+{
+    my_tid = 0; /* a fork's child is another thread of another process */
 }
 
 /* ---- Recording ----------------------------------------------------------- */
@@ -230,18 +240,15 @@ void pl_obs_parker_sleep(struct pl_worker *w, uint64_t deadline_ns)
 }
 
 /* The calling foreign thread's slot in the session (lock held). */
-static PL_TLS int my_tid;
-
 static uint16_t foreign_slot(struct pl_pool_observer *po)
 {
-    if (my_tid == 0)
-        my_tid = gettid_now();
+    int tid = pl_obs_gettid();
     for (unsigned i = 0; i < po->nforeign; i++)
-        if (po->foreign_tids[i] == my_tid)
+        if (po->foreign_tids[i] == tid)
             return (uint16_t)i;
     unsigned n = sizeof po->foreign_tids / sizeof po->foreign_tids[0];
     if (po->nforeign < n) {
-        po->foreign_tids[po->nforeign] = my_tid;
+        po->foreign_tids[po->nforeign] = tid;
         return (uint16_t)po->nforeign++;
     }
     return (uint16_t)(n - 1); /* more threads than slots: they share the last track */
@@ -262,8 +269,12 @@ static void record_foreign(struct pl_pool_observer *po, struct pl_trace_ev *e, u
             po->ev[po->n++] = *e;
         } else {
             po->dropped++;
-            /* relaxed: under the lock; read by plait_stats. */
-            atomic_fetch_add_explicit(&po->dropped_total, 1, memory_order_relaxed);
+            /* relaxed load + store: under the lock, the only writer; read
+             * by plait_stats as a count. */
+            atomic_store_explicit(&po->dropped_total,
+                                  atomic_load_explicit(&po->dropped_total, memory_order_relaxed) +
+                                      1,
+                                  memory_order_relaxed);
         }
     }
     pthread_mutex_unlock(&po->lock);

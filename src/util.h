@@ -30,6 +30,13 @@ static inline uint64_t pl_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The monotonic time ns from now, saturating (never wraps, never 0). */
+static inline uint64_t pl_deadline_in(uint64_t ns)
+{
+    uint64_t now = pl_now_ns();
+    return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
 /* A hint to the CPU that we are spinning. */
 static inline void pl_cpu_relax(void)
 {

@@ -759,7 +759,7 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
             declined_since = 0; /* what we declined went elsewhere */
         }
         if (j != NULL) { /* the clock found awaited work after all */
-            pl_run_nested(w, j);
+            run_awaited(w, j, stack_low, &searching);
             spins = 0;
             continue;
         }

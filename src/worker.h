@@ -64,11 +64,6 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited);
  * setter frees (event.h), and the target untouched. A job it runs is not
  * interrupted, so it may return after the deadline by as long as one job
  * runs. */
-static inline uint64_t pl_deadline_in(uint64_t ns)
-{
-    uint64_t now = pl_now_ns();
-    return ns > UINT64_MAX - now ? UINT64_MAX : now + ns; /* saturating: never 0 */
-}
 int pl_wait_event_until(struct pl_event *e, const struct pl_awaited *awaited, uint64_t deadline_ns);
 
 /* Whether target's completion depends on job j (which the caller holds:
