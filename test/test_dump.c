@@ -307,7 +307,7 @@ static void *name_hammer(void *arg)
  * multi-threaded fork, nor under AddressSanitizer: gcc 12's ASan allocator
  * is not fork-safe against another thread allocating at the fork (the
  * naming thread interns names), and a child then hangs in malloc (seen
- * twice in CI's ASan stage, never in the plain build). */
+ * twice in ASan runs, once in CI's stage; never in the plain build). */
 Test(dump, fork_while_naming, .timeout = 60)
 {
     if (TL_TSAN || TL_ASAN)
