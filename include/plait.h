@@ -114,15 +114,18 @@ enum {
 
 /* Spawn options (plait_spawn_with). Zero-initialise the whole struct
  * (plait_spawn_options o = {0}; or designated initialisers) and set what
- * you need: later versions give meaning to reserved words (a name, a
- * delay) without changing the struct's size, so a program built today
+ * you need: later versions give meaning to reserved words without
+ * changing the struct's size, so a program built today
  * keeps working; a library that does not know a field you set (an unknown
  * flag, a non-zero reserved word) refuses the spawn with EINVAL. */
 enum { PLAIT_SPAWN_TRY = 1u << 0 }; /* never block on a full group: EAGAIN */
 typedef struct plait_spawn_options {
     unsigned flags;          /* PLAIT_SPAWN_* */
     void (*drop)(void *arg); /* called once with arg when the task is over; may be NULL */
-    void *reserved[6];       /* zero */
+    uint64_t delay_ns;       /* runnable only this long after the spawn (0: at once) */
+    const char *name;        /* the task's name, for traces, dumps and errors; may be NULL */
+    /* zero; as many words as keep the struct 8 pointers long everywhere */
+    void *reserved[5 - 8 / sizeof(void *)];
 } plait_spawn_options;
 
 /* Why a group was cancelled (plait_group_info.cancel_reason). */
@@ -274,6 +277,13 @@ PLAIT_API int plait_go(plait_group *group, plait_fn fn, void *arg);
  *     cleans up. It runs on the thread that finishes the task, after the
  *     body, before the task counts as finished (its wait and its group's
  *     wait return after it); it must not block.
+ *   - opts->name: names the task (interned as plait_group_set_name's
+ *     names are, at most PLAIT_NAME_MAX bytes kept: name kinds of work,
+ *     not each item). The trace shows the task's events under this name
+ *     (else under its group's), the dump shows it on the task's line, and
+ *     an error of a named task that failed without a plait_fail message
+ *     gets "<name>: <plait_strerror(code)>" as its message. NULL or "":
+ *     no name. ENOMEM when the names' table is full.
  *   - PLAIT_SPAWN_TRY: into a group at its limit (plait_group_set_limit),
  *     return EAGAIN at once; nothing was done, drop is not called, and arg
  *     is still the caller's, to retry.

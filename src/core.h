@@ -59,6 +59,7 @@ enum {
     PL_TASK_DROP = 1u << 3,     /* drop is set (plait_spawn_with) */
     PL_TASK_SLOT = 1u << 4,     /* holds a slot of its group's limit */
     PL_TASK_INLINE = 1u << 5,   /* run by its spawner: a full group (caller runs) */
+    PL_TASK_NAMED = 1u << 6,    /* name is set (plait_spawn_options.name) */
 };
 
 struct plait_task {
@@ -81,6 +82,7 @@ struct plait_task {
     _Atomic uint64_t id; /* 0 until first asked for */
     /* task.c, group_for.c: batches. */
     void (*drop)(void *arg);  /* with PL_TASK_DROP */
+    const char *name;         /* with PL_TASK_NAMED: interned (names.c) */
     _Atomic size_t fail_item; /* plait_fail_item's, else PLAIT_NO_ITEM */
     size_t range_begin;       /* a plait_group_for chunk: [begin, end) */
     size_t range_end;

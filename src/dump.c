@@ -228,6 +228,7 @@ struct snap_group {
 struct snap_task {
     const struct plait_task *t;
     uint64_t id;
+    const char *name; /* the task's own, interned, or NULL */
     const void *fn;
     const struct plait_group *group;
     unsigned worker, depth; /* depth 0: the innermost */
@@ -351,6 +352,8 @@ static void snap_worker(struct snapshot *s, struct plait_pool *pool, unsigned i,
                 .t = t,
                 /* relaxed: the id is a value. */
                 .id = atomic_load_explicit(&t->id, memory_order_relaxed),
+                /* written before the task was published to its worker */
+                .name = pl_task_label(t),
                 .fn = (const void *)t->fn,
                 .group = t->group,
                 .worker = i,
@@ -500,6 +503,8 @@ static void say_task_ref(FILE *f, const struct snap_task *st, const void *t)
         fprintf(f, "task #%" PRIu64 " (%p)", st->id, t);
     else
         fprintf(f, "task %p", t);
+    if (st != NULL && st->name != NULL)
+        fprintf(f, " \"%s\"", st->name);
 }
 
 static void say_wait(FILE *f, struct snapshot *s, const struct snap_wait *sw)
@@ -703,6 +708,10 @@ static void dump_json(FILE *f, struct plait_pool *pool, struct snapshot *s)
         fprintf(f, ",\"id\":%" PRIu64 ",\"worker\":%u,\"depth\":%u,\"cancelled\":%s,\"group\":",
                 st->id, st->worker, st->depth, st->cancelled ? "true" : "false");
         jptr(f, st->group);
+        if (st->name != NULL) {
+            fputs(",\"name\":", f);
+            pl_json_str(f, st->name);
+        }
         fputs(",\"fn\":", f);
         jptr(f, st->fn);
         fputc('}', f);

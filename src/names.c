@@ -1,5 +1,6 @@
 /*
- * names — group names (plait_group_set_name), interned.
+ * names — group and task names (plait_group_set_name,
+ * plait_spawn_options.name), interned.
  *
  * A name is copied (at most PLAIT_NAME_MAX bytes) into a process-wide
  * table and never freed before the process exits, so that a group's name
@@ -69,10 +70,23 @@ void pl_names_fork_child(void)
     pthread_mutex_init(&names_lock, NULL);
 }
 
+/* The last names this thread interned: a spawn that names its task finds
+ * its name here without the table's lock (most name few kinds of work).
+ * Compared by content, not by the caller's pointer, which may be a buffer
+ * rewritten between spawns. The copies never move nor are freed while a
+ * pool runs, and a fork's child keeps them. */
+#define PL_NAME_CACHE 4
+struct name_cache {
+    const char *in[PL_NAME_CACHE];
+    unsigned next;
+};
+static PL_TLS struct name_cache recent;
+
 /* Nothing is left for valgrind to report at exit; no pool may be running
  * then (a name is read only by live pools' threads). */
 __attribute__((destructor)) static void names_free_at_exit(void)
 {
+    recent = (struct name_cache){0}; /* this thread's: they point into the table */
     for (unsigned b = 0; b < 256; b++) {
         struct name *e = buckets[b];
         while (e != NULL) {
@@ -84,16 +98,35 @@ __attribute__((destructor)) static void names_free_at_exit(void)
     }
 }
 
+int pl_name_intern(const char *name, const char **out)
+{
+    *out = NULL;
+    if (name == NULL || name[0] == '\0')
+        return 0;
+    size_t n = strnlen(name, PLAIT_NAME_MAX);
+    for (unsigned i = 0; i < PL_NAME_CACHE; i++) {
+        const char *c = recent.in[i];
+        if (c != NULL && strncmp(c, name, n) == 0 && c[n] == '\0') {
+            *out = c;
+            return 0;
+        }
+    }
+    const char *in = intern(name, n);
+    if (in == NULL)
+        return ENOMEM;
+    recent.in[recent.next++ % PL_NAME_CACHE] = in;
+    *out = in;
+    return 0;
+}
+
 int plait_group_set_name(plait_group *g, const char *name)
 {
     if (g == NULL)
         return EINVAL;
-    const char *in = NULL;
-    if (name != NULL && name[0] != '\0') {
-        size_t n = strnlen(name, PLAIT_NAME_MAX);
-        if ((in = intern(name, n)) == NULL)
-            return ENOMEM;
-    }
+    const char *in;
+    int err = pl_name_intern(name, &in);
+    if (err != 0)
+        return err;
     /* release: a reader that acquires the pointer sees the copy. */
     atomic_store_explicit(&g->name, in, memory_order_release);
     return 0;

@@ -74,12 +74,13 @@ enum {
     PL_EV_GROUP,    /* a group's life: ts (created), dur, name, ptr, id (result), arg (errors) */
 };
 
-/* One recorded event: 40 bytes. */
+/* One recorded event: 48 bytes. */
 struct pl_trace_ev {
     uint64_t ts;  /* since the trace began: ns, or TSC ticks (trace.c) */
     uint64_t dur; /* the same unit (tasks, groups) */
     uint64_t id;
-    const char *name; /* an interned name (names.c) or NULL */
+    const char *name;  /* an interned name (names.c) or NULL: the group's */
+    const char *label; /* the task's own name (interned) or NULL */
     const void *ptr;
     int32_t arg;
     uint16_t kind;
@@ -310,5 +311,14 @@ void pl_trace_from_env(struct plait_pool *pool);
 
 /* names.c: after fork(), in the child (dump.c's handler). */
 void pl_names_fork_child(void);
+/* names.c: the interned copy of name (its first PLAIT_NAME_MAX bytes) in
+ * *out, NULL for NULL or ""; 0, or ENOMEM when the table is full. */
+int pl_name_intern(const char *name, const char **out);
+
+/* A task's own name (plait_spawn_options.name), or NULL. */
+static inline const char *pl_task_label(const struct plait_task *t)
+{
+    return (t->flags & PL_TASK_NAMED) ? t->name : NULL;
+}
 
 #endif

@@ -4,6 +4,7 @@
 #include "task.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -101,6 +102,18 @@ static inline __attribute__((always_inline)) void count_outcome(struct plait_tas
     }
 }
 
+/* A named task that failed without a message: "<name>: <what code means>"
+ * (plait.h), or NULL out of memory. */
+static char *named_failure(const char *name, int code)
+{
+    const char *what = plait_strerror(code);
+    size_t n = strlen(name) + 2 + strlen(what) + 1;
+    char *msg = pl_malloc(n);
+    if (msg != NULL)
+        snprintf(msg, n, "%s: %s", name, what);
+    return msg;
+}
+
 /* A failed task's error goes to its group. The group owns its errors'
  * messages: a handle keeps the task's own (plait_task_message), so the
  * group gets a copy. Out of memory, the error is kept without its
@@ -112,6 +125,8 @@ static void add_error(struct plait_task *t, struct plait_group *g, int code, boo
         msg = msg != NULL ? pl_strdup(msg) : NULL;
     else
         t->ctx.message = NULL;
+    if (msg == NULL && (t->flags & PL_TASK_NAMED))
+        msg = named_failure(t->name, code);
     /* relaxed: the task's own writes (join children joined since). */
     pl_group_add_error(g, code, msg, task_id(t),
                        atomic_load_explicit(&t->fail_item, memory_order_relaxed));
@@ -287,7 +302,7 @@ static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, b
 static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn,
                                                        void *arg, uint32_t flags, unsigned sflags,
                                                        void (*drop)(void *), const size_t *range,
-                                                       struct plait_task **out)
+                                                       const char *name, struct plait_task **out)
 {
     int err = 0;
     if (g == NULL || fn == NULL) {
@@ -349,6 +364,10 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         t->flags |= PL_TASK_DROP;
         t->drop = drop;
     }
+    if (name != NULL) {
+        t->flags |= PL_TASK_NAMED;
+        t->name = name;
+    }
     if (range != NULL) {
         t->range_begin = range[0];
         t->range_end = range[1];
@@ -382,7 +401,7 @@ fail:
 plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 {
     plait_task *t = NULL;
-    int err = spawn(group, fn, arg, PL_TASK_HANDLE, 0, NULL, NULL, &t);
+    int err = spawn(group, fn, arg, PL_TASK_HANDLE, 0, NULL, NULL, NULL, &t);
     if (err != 0) {
         errno = err;
         return NULL;
@@ -392,12 +411,17 @@ plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 
 int plait_go(plait_group *group, plait_fn fn, void *arg)
 {
-    return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL);
+    return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL, NULL);
 }
+
+_Static_assert(sizeof(plait_spawn_options) == 8 * sizeof(void *),
+               "plait_spawn_options keeps its size: new fields take reserved words");
 
 static bool options_valid(const plait_spawn_options *o)
 {
     if (o->flags & ~(unsigned)PLAIT_SPAWN_TRY)
+        return false;
+    if (o->delay_ns != 0)
         return false;
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i] != NULL)
@@ -409,7 +433,7 @@ int pl_spawn_range(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags
                    void (*drop)(void *), size_t begin, size_t end)
 {
     size_t range[2] = {begin, end};
-    return spawn(g, fn, arg, flags, 0, drop, range, NULL);
+    return spawn(g, fn, arg, flags, 0, drop, range, NULL, NULL);
 }
 
 int plait_spawn_with(plait_group *group, plait_fn fn, void *arg, const plait_spawn_options *opts,
@@ -418,13 +442,19 @@ int plait_spawn_with(plait_group *group, plait_fn fn, void *arg, const plait_spa
     if (handle != NULL)
         *handle = NULL;
     void (*drop)(void *) = opts != NULL ? opts->drop : NULL;
-    if (opts != NULL && !options_valid(opts)) {
+    int err = 0;
+    const char *name = NULL;
+    if (opts != NULL && !options_valid(opts))
+        err = EINVAL;
+    else if (opts != NULL)
+        err = pl_name_intern(opts->name, &name);
+    if (err != 0) {
         if (drop != NULL)
             drop(arg);
-        return EINVAL;
+        return err;
     }
     uint32_t flags = handle != NULL ? PL_TASK_HANDLE : 0;
-    return spawn(group, fn, arg, flags, opts != NULL ? opts->flags : 0, drop, NULL, handle);
+    return spawn(group, fn, arg, flags, opts != NULL ? opts->flags : 0, drop, NULL, name, handle);
 }
 
 struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, uint32_t flags,

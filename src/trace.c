@@ -26,9 +26,9 @@
  * writes the file.
  *
  * The file. Workers are named tracks ("M" thread_name events, "<pool
- * name>-<index>"); tasks are "X" events named after their group (else
- * after their function when the dynamic symbol table knows it, else
- * "task"), with the task id, the group's name and the task's code in
+ * name>-<index>"); tasks are "X" events named after the task (its spawn
+ * option), else its group, else its function when the dynamic symbol
+ * table knows it, else "task", with the task id, the group's name and the task's code in
  * args; a task still running when the session stops is written up to the
  * stop, with "unfinished" in args. Steals, parks and wake-ups are thread
  * instants ("i"); spawns from foreign threads are instants on that
@@ -194,6 +194,7 @@ static void trace_task_end(struct pl_worker *w, struct plait_task *t, int code, 
             .id = id(t),
             /* acquire: the interned copy (names.c). */
             .name = g != NULL ? atomic_load_explicit(&g->name, memory_order_acquire) : NULL,
+            .label = pl_task_label(t),
             .ptr = (const void *)t->fn,
             .arg = code,
             .kind = PL_EV_TASK,
@@ -526,7 +527,10 @@ static void write_task(struct writer *wr, int tid, const struct pl_trace_ev *e, 
     struct line l = {.n = 0};
     l_str(&l, wr->first ? "\n{\"name\":" : ",\n{\"name\":");
     wr->first = false;
-    l_jstr(&l, e->name != NULL ? e->name : fname != NULL ? fname : "task");
+    l_jstr(&l, e->label != NULL  ? e->label
+               : e->name != NULL ? e->name
+               : fname != NULL   ? fname
+                                 : "task");
     l_str(&l, ",\"cat\":\"task\",\"ph\":\"X\",\"pid\":");
     l_int(&l, wr->pid);
     l_str(&l, ",\"tid\":");
