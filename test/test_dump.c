@@ -7,19 +7,6 @@
 
 #include <signal.h>
 
-/* The dump as a string (free it). */
-static char *dump_str(plait_pool *pool, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_not_null(f);
-    int rc = plait_pool_dump(pool, f, flags);
-    fclose(f);
-    cr_assert_eq(rc, 0, "plait_pool_dump: %d", rc);
-    return buf;
-}
-
 /* The line of s that contains needle, or NULL. */
 static const char *line_with(const char *s, const char *needle)
 {
@@ -126,7 +113,7 @@ Test(dump, shows_every_group_task_and_wait, .timeout = TL_TIMEOUT)
     snprintf(want_fa, sizeof want_fa, "waits on task #%" PRIu64, id_a);
     /* The foreign waiters show once they sleep: dump until they do. */
     char *d = NULL;
-    bool seen = TL_SPIN_UNTIL((free(d), d = dump_str(s.pool, 0),
+    bool seen = TL_SPIN_UNTIL((free(d), d = tl_dump_str(s.pool, 0),
                                strstr(d, want_outer) != NULL && strstr(d, want_fa) != NULL),
                               TL_WAIT_S);
     cr_assert(seen, "the foreign waiters never showed:\n%s", d);
@@ -161,7 +148,7 @@ Test(dump, shows_every_group_task_and_wait, .timeout = TL_TIMEOUT)
     free(d);
 
     /* The JSON form has the same objects. */
-    d = dump_str(s.pool, PLAIT_DUMP_JSON);
+    d = tl_dump_str(s.pool, PLAIT_DUMP_JSON);
     cr_assert(strstr(d, "\"name\":\"outer\"") && strstr(d, "\"name\":\"inner\""), "%s", d);
     char jid[64];
     snprintf(jid, sizeof jid, "\"id\":%" PRIu64 ",", id_a);
@@ -175,7 +162,7 @@ Test(dump, shows_every_group_task_and_wait, .timeout = TL_TIMEOUT)
     plait_task_release(s.a); /* outer was waited by the foreign waiter */
     plait_group_destroy(s.outer);
     /* Nothing is live any more. */
-    d = dump_str(s.pool, 0);
+    d = tl_dump_str(s.pool, 0);
     cr_assert(strstr(d, "0 live groups, 0 running tasks, 0 foreign waiters") != NULL, "%s", d);
     free(d);
     plait_pool_destroy(s.pool);

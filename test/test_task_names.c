@@ -6,29 +6,6 @@
  */
 #include "testlib.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static size_t count(const char *s, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 static int spawn_named(plait_group *g, plait_fn fn, void *arg, const char *name,
                        plait_task **handle)
 {
@@ -59,27 +36,15 @@ Test(task_names, in_the_trace, .timeout = TL_TIMEOUT)
     plait_pool_destroy(pool);
     cr_assert_eq(atomic_load(&c), 10);
 
-    char *s = slurp(path);
+    char *s = tl_slurp(path);
     cr_assert_not_null(s);
     /* The name is escaped as JSON. */
-    cr_expect_eq(count(s, "{\"name\":\"hash \\\"md5\\\"\",\"cat\":\"task\""), 5, "%s", s);
-    cr_expect_eq(count(s, "{\"name\":\"compress\",\"cat\":\"task\""), 3, "%s", s);
-    cr_expect_eq(count(s, "{\"name\":\"batch\",\"cat\":\"task\""), 2, "%s", s);
-    cr_expect_eq(count(s, "\"group\":\"batch\""), 10, "%s", s);
+    cr_expect_eq(tl_count(s, "{\"name\":\"hash \\\"md5\\\"\",\"cat\":\"task\""), 5, "%s", s);
+    cr_expect_eq(tl_count(s, "{\"name\":\"compress\",\"cat\":\"task\""), 3, "%s", s);
+    cr_expect_eq(tl_count(s, "{\"name\":\"batch\",\"cat\":\"task\""), 2, "%s", s);
+    cr_expect_eq(tl_count(s, "\"group\":\"batch\""), 10, "%s", s);
     free(s);
     unlink(path);
-}
-
-static char *dump_str(plait_pool *pool, unsigned flags)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cr_assert_not_null(f);
-    int rc = plait_pool_dump(pool, f, flags);
-    fclose(f);
-    cr_assert_eq(rc, 0, "plait_pool_dump: %d", rc);
-    return buf;
 }
 
 Test(task_names, in_the_dump, .timeout = TL_TIMEOUT)
@@ -91,8 +56,8 @@ Test(task_names, in_the_dump, .timeout = TL_TIMEOUT)
     TL_ASSERT_CODE(spawn_named(g, tl_gate_task, &gate, "fetch", NULL), 0);
     TL_ASSERT_CODE(plait_go(g, tl_gate_task, &gate), 0);
     cr_assert(TL_SPIN_UNTIL(atomic_load(&gate.started) == 2, TL_WAIT_S));
-    char *text = dump_str(pool, 0);
-    char *json = dump_str(pool, PLAIT_DUMP_JSON);
+    char *text = tl_dump_str(pool, 0);
+    char *json = tl_dump_str(pool, PLAIT_DUMP_JSON);
     tl_raise(&gate.open);
     TL_ASSERT_CODE(plait_group_wait(g), 0);
     plait_group_destroy(g);
@@ -101,9 +66,9 @@ Test(task_names, in_the_dump, .timeout = TL_TIMEOUT)
     /* Where the dump sees running tasks (membarrier), one of the two is
      * named and the other is not. */
     if (strstr(text, "running on worker") != NULL) {
-        cr_expect_eq(count(text, "running on worker"), 2, "%s", text);
-        cr_expect_eq(count(text, "\"fetch\": running on worker"), 1, "%s", text);
-        cr_expect_eq(count(json, "\"name\":\"fetch\""), 1, "%s", json);
+        cr_expect_eq(tl_count(text, "running on worker"), 2, "%s", text);
+        cr_expect_eq(tl_count(text, "\"fetch\": running on worker"), 1, "%s", text);
+        cr_expect_eq(tl_count(json, "\"name\":\"fetch\""), 1, "%s", json);
     } else {
         cr_log_warn("the dump shows no running tasks here (no membarrier): %s", text);
     }
@@ -190,20 +155,20 @@ Test(task_names, copied_truncated_and_checked, .timeout = TL_TIMEOUT)
     TL_ASSERT_CODE(plait_pool_trace_stop(pool), 0);
     plait_pool_destroy(pool);
 
-    char *s = slurp(path);
+    char *s = tl_slurp(path);
     cr_assert_not_null(s);
-    cr_expect_eq(count(s, "{\"name\":\"item-0\",\"cat\":\"task\""), 2, "%s", s);
+    cr_expect_eq(tl_count(s, "{\"name\":\"item-0\",\"cat\":\"task\""), 2, "%s", s);
     for (int i = 1; i < 6; i++) {
         char want[64];
         snprintf(want, sizeof want, "{\"name\":\"item-%d\",\"cat\":\"task\"", i);
-        cr_expect_eq(count(s, want), 1, "%s: %s", want, s);
+        cr_expect_eq(tl_count(s, want), 1, "%s: %s", want, s);
     }
     char want[PLAIT_NAME_MAX + 32];
     snprintf(want, sizeof want, "{\"name\":\"%.*s\",\"cat\":\"task\"", PLAIT_NAME_MAX, longname);
-    cr_expect_eq(count(s, want), 1, "%s", s);
+    cr_expect_eq(tl_count(s, want), 1, "%s", s);
     /* the unnamed one (""), in a group without a name: the function's
      * name or "task" */
-    cr_expect_eq(count(s, "\"cat\":\"task\""), 9, "%s", s);
+    cr_expect_eq(tl_count(s, "\"cat\":\"task\""), 9, "%s", s);
     free(s);
     unlink(path);
 }

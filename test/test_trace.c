@@ -6,29 +6,6 @@
  */
 #include "testlib.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static size_t count(const char *s, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 static void tmp_path(char *buf, size_t size, const char *tag)
 {
     snprintf(buf, size, "/tmp/plait-trace-%d-%s.json", (int)getpid(), tag);
@@ -78,12 +55,12 @@ Test(trace, sessions)
     TL_ASSERT_CODE(plait_pool_trace_start(pool, p2), 0);
     run_tasks(pool, 50);
     plait_pool_destroy(pool);
-    char *s1 = slurp(p1), *s2 = slurp(p2);
+    char *s1 = tl_slurp(p1), *s2 = tl_slurp(p2);
     cr_assert(s1 != NULL && s2 != NULL);
-    cr_expect_eq(count(s1, "\"cat\":\"task\""), 30, "%s", s1);
-    cr_expect_eq(count(s2, "\"cat\":\"task\""), 50, "%s", s2);
-    cr_expect_eq(count(s1, "\"dropped_events\":0"), 1);
-    cr_expect_eq(count(s1, "\"name\":\"thread_name\""), 3, "two workers and the foreign thread");
+    cr_expect_eq(tl_count(s1, "\"cat\":\"task\""), 30, "%s", s1);
+    cr_expect_eq(tl_count(s2, "\"cat\":\"task\""), 50, "%s", s2);
+    cr_expect_eq(tl_count(s1, "\"dropped_events\":0"), 1);
+    cr_expect_eq(tl_count(s1, "\"name\":\"thread_name\""), 3, "two workers and the foreign thread");
     free(s1);
     free(s2);
     unlink(p1);
@@ -106,12 +83,12 @@ Test(trace, from_the_environment)
     TL_ASSERT_CODE(plait_group_wait(g), 0);
     plait_group_destroy(g);
     plait_pool_destroy(pool);
-    char *s = slurp(path);
+    char *s = tl_slurp(path);
     cr_assert_not_null(s, "PLAIT_TRACE wrote no %s", path);
     cr_expect_eq(strncmp(s, "{\"displayTimeUnit\"", 18), 0);
-    cr_expect_eq(count(s, "{\"name\":\"from-env\",\"cat\":\"task\""), 20, "%s", s);
-    cr_expect_eq(count(s, "\"cat\":\"group\",\"ph\":\"b\""), 1, "%s", s);
-    cr_expect_eq(count(s, "\"name\":\"spawn\""), 20, "foreign spawns: %s", s);
+    cr_expect_eq(tl_count(s, "{\"name\":\"from-env\",\"cat\":\"task\""), 20, "%s", s);
+    cr_expect_eq(tl_count(s, "\"cat\":\"group\",\"ph\":\"b\""), 1, "%s", s);
+    cr_expect_eq(tl_count(s, "\"name\":\"spawn\""), 20, "foreign spawns: %s", s);
     free(s);
     unlink(path);
 }
@@ -160,10 +137,10 @@ Test(trace, dropped_counted_exactly)
     cr_expect_eq(st.trace_dropped, 185, "dropped %llu", (unsigned long long)st.trace_dropped);
     plait_pool_destroy(pool);
     unsetenv("PLAIT_TRACE_EVENTS");
-    char *s = slurp(path);
+    char *s = tl_slurp(path);
     cr_assert_not_null(s);
-    cr_expect_eq(count(s, "\"dropped_events\":185,"), 1, "%s", s);
-    cr_expect_eq(count(s, "\"cat\":\"task\""), 16, "%s", s);
+    cr_expect_eq(tl_count(s, "\"dropped_events\":185,"), 1, "%s", s);
+    cr_expect_eq(tl_count(s, "\"cat\":\"task\""), 16, "%s", s);
     free(s);
     unlink(path);
 }

@@ -383,6 +383,46 @@ static inline bool tl_submit_refused(plait_pool *pool)
     return true;
 }
 
+/* ---- Reading what plait wrote ------------------------------------------------- */
+
+/* A whole file as a string (free it), or NULL. */
+static inline char *tl_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* How many times needle occurs in s (overlaps counted). */
+static inline size_t tl_count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* plait_pool_dump's output as a string (free it). */
+static inline char *tl_dump_str(plait_pool *pool, unsigned flags)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    int rc = plait_pool_dump(pool, f, flags);
+    fclose(f);
+    cr_assert_eq(rc, 0, "plait_pool_dump: %d", rc);
+    return buf;
+}
+
 /* Assert a plait call's result, naming both codes on failure. */
 #define TL_ASSERT_CODE(expr, want)                                                                 \
     do {                                                                                           \
