@@ -42,7 +42,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -551,10 +550,9 @@ static struct snap_task *chain_at(struct snapshot *s, unsigned worker, unsigned 
 
 static void say_fn(FILE *f, const void *fn)
 {
-    Dl_info info;
-    /* dladdr takes a data pointer: the cast is how POSIX means it. */
-    if (dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == fn)
-        fprintf(f, ", fn %s", info.dli_sname);
+    const char *name = pl_obs_fn_name(fn);
+    if (name != NULL)
+        fprintf(f, ", fn %s", name);
     else
         fprintf(f, ", fn %p", fn);
 }

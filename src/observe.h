@@ -213,6 +213,8 @@ static inline void pl_obs_foreign_waits(struct plait_pool *pool, const struct pl
     pl_obs_foreign_note = (struct pl_obs_foreign_note){pool, e};
 }
 void pl_obs_foreign_leave(struct pl_event_node *node);
+/* fn's name in the dynamic symbol table, or NULL (trace.c). */
+const char *pl_obs_fn_name(const void *fn);
 /* The calling thread's kernel id (gettid), cached per thread (trace.c). */
 int pl_obs_gettid(void);
 void pl_obs_gettid_forget(void); /* in a fork's child */

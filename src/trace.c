@@ -449,27 +449,28 @@ static void l_us(struct line *l, uint64_t ns)
     l_raw(l, frac, 4);
 }
 
-static void l_jstr(struct line *l, const char *s)
+static void l_put(void *l, const char *bytes, size_t n)
 {
-    l_raw(l, "\"", 1);
-    for (size_t i = 0; s[i] != '\0' && i < 200; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            l_raw(l, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            l_raw(l, esc, 6);
-        } else {
-            l_raw(l, (const char *)&c, 1);
-        }
-    }
-    l_raw(l, "\"", 1);
+    l_raw(l, bytes, n);
 }
 
-/* A function's name from the dynamic symbol table, cached per address. */
+/* A JSON string of at most 200 bytes of s (a C++ symbol can be long). */
+static void l_jstr(struct line *l, const char *s)
+{
+    pl_json_escape(s, 200, l_put, l);
+}
+
+const char *pl_obs_fn_name(const void *fn)
+{
+    Dl_info info;
+    /* dladdr takes a data pointer: the cast is how POSIX means it. */
+    if (fn != NULL && dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL &&
+        info.dli_saddr == fn)
+        return info.dli_sname;
+    return NULL;
+}
+
+/* pl_obs_fn_name, cached per address (a trace names up to millions). */
 struct sym_cache {
     const void *fn[512];
     const char *name[512];
@@ -482,11 +483,7 @@ static const char *fn_name(struct sym_cache *c, const void *fn)
     unsigned h = (unsigned)(((uintptr_t)fn >> 4) % 512u);
     if (c->fn[h] == fn)
         return c->name[h];
-    Dl_info info;
-    const char *name = NULL;
-    /* dladdr takes a data pointer: the cast is how POSIX means it. */
-    if (dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL && info.dli_saddr == fn)
-        name = info.dli_sname;
+    const char *name = pl_obs_fn_name(fn);
     c->fn[h] = fn;
     c->name[h] = name;
     return name;
