@@ -81,8 +81,9 @@
  * nothing above it, nor the task's group), and no canceller above it
  * reaches what lies under it: step 2 skips the groups created under a
  * shield below c (for g: the groups its tasks registered under a shield,
- * marked shielded by the registration's walk), step 4 the sleepers under
- * one. Rule 4's order holds as stated for each flag: the contexts that
+ * marked shielded by the registration's walk, under the list's lock, and
+ * marked again at a hand-over, below), step 4 the sleepers under one (the
+ * sleeper's walk marks its record). Rule 4's order holds as stated for each flag: the contexts that
  * can observe it (their walk reaches it without meeting a shield) are
  * exactly those whose groups and sleepers its canceller reaches; and the
  * creator's rule too, as a registration's walk under the lock stops at

@@ -375,8 +375,7 @@ Test(shield, a_group_created_inside_is_not_cancelled_with_the_task, .timeout = T
     groups_run(false, true);
 }
 
-Test(shield, a_group_created_inside_is_not_cancelled_with_the_tasks_group,
-     .timeout = TL_TIMEOUT)
+Test(shield, a_group_created_inside_is_not_cancelled_with_the_tasks_group, .timeout = TL_TIMEOUT)
 {
     groups_run(false, false);
 }

@@ -100,8 +100,8 @@ static int until_cancelled(plait_ctx *ctx, void *arg)
 
 struct body {
     struct task_rec *t;
-    plait_group *left;  /* a group left alive by the shield */
-    bool left_reached;  /* a cancellation had returned before the shield ended */
+    plait_group *left; /* a group left alive by the shield */
+    bool left_reached; /* a cancellation had returned before the shield ended */
     int depth;
 };
 
