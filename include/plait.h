@@ -238,6 +238,25 @@ PLAIT_API void plait_set_result(plait_ctx *ctx, void *result);
  * cancelled, EINVAL for a NULL ctx. Blocks the worker thread. */
 PLAIT_API int plait_sleep(plait_ctx *ctx, uint64_t ns);
 
+/* Runs fn(shielded, arg) at once on the calling thread, shielded from
+ * outside cancellation (Trio's CancelScope(shield=True)), and returns
+ * fn's code: for cleanup that a cancellation must not cut short. Inside,
+ * plait_cancelled(shielded) reads false and plait_cancel_cause
+ * PLAIT_CANCEL_NONE however the task, its group or anything enclosing is
+ * cancelled, before or during the call; plait_sleep sleeps its full time;
+ * a group created inside is not cancelled with the task (so neither are
+ * its tasks nor its wait), but still by its own deadline, its own
+ * failures, plait_group_cancel. Work inside is cancelled in its own right
+ * as anywhere (the other branch of a plait_join whose branch fails). It
+ * shields the region, not the task's group: a spawn into that group still
+ * finds it cancelled. A plait_fail message made inside goes with fn's
+ * code to ctx when that code is a failure, as a join branch's does. After
+ * the call, plait_cancelled(ctx) reads the truth again, and the groups
+ * created inside that are still alive follow ctx's fate (cancelled now if
+ * ctx is). Shields nest. EINVAL for a NULL ctx or fn, a ctx that is not
+ * the calling thread's running one, or a call from a foreign thread. */
+PLAIT_API int plait_shield(plait_ctx *ctx, plait_fn fn, void *arg);
+
 /* The calling thread's running task, or NULL outside a task. */
 PLAIT_API plait_ctx *plait_current(void);
 

@@ -14,7 +14,11 @@
 /* Starts at 1 so that a fresh context (epoch_ok 0) walks once. */
 _Atomic uint32_t pl_cancel_epoch = 1;
 
-bool pl_ctx_walk(const struct plait_ctx *c)
+/* How a walk ended: a flag, the task's group with none (clear), or a
+ * shield (clear too, and what the walker registers is shielded). */
+enum walk_end { WALK_CLEAR, WALK_CANCELLED, WALK_SHIELDED };
+
+static inline enum walk_end walk(const struct plait_ctx *c)
 {
     /* acquire: pairs with the release of each flag (step 3), which comes
      * after the flags of the groups nested under it (step 2): a walk that
@@ -22,21 +26,42 @@ bool pl_ctx_walk(const struct plait_ctx *c)
      * order the walk after the flags it must see (cancel.h). */
     const struct plait_ctx *x = c;
     for (;;) {
-        if (atomic_load_explicit(&x->cancelled, memory_order_acquire))
-            return true;
+        uint32_t f = atomic_load_explicit(&x->cancelled, memory_order_acquire);
+        if (f != 0) /* the shield's bit is tested only here */
+            return (f & PL_CTX_CANCELLED) ? WALK_CANCELLED : WALK_SHIELDED;
         if (x->parent == NULL)
             break;
         x = x->parent;
     }
     const struct plait_group *g = x->task != NULL ? x->task->group : NULL;
-    return g != NULL && (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED);
+    return g != NULL && (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)
+               ? WALK_CANCELLED
+               : WALK_CLEAR;
 }
 
+bool pl_ctx_walk(const struct plait_ctx *c)
+{
+    return walk(c) == WALK_CANCELLED;
+}
+
+static bool is_shield(const struct plait_ctx *c)
+{
+    /* relaxed: the mark is written at the shield's start, before anything
+     * that names it is registered under a list lock that its readers hold
+     * (a shield is never cancelled, so the word never changes). */
+    return atomic_load_explicit(&c->cancelled, memory_order_relaxed) & PL_CTX_SHIELD;
+}
+
+/* Whether a cancellation of top reaches c: c lies under top with no
+ * shield between (top itself is never one). */
 static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
 {
-    for (; c != NULL; c = c->parent)
+    for (; c != NULL; c = c->parent) {
         if (c == top)
             return true;
+        if (is_shield(c))
+            return false;
+    }
     return false;
 }
 
@@ -83,7 +108,8 @@ struct pl_sleeper {
      * own (its list of records to wake). */
     struct pl_sleeper *prev, *next;
     const struct plait_ctx *ctx;
-    bool claimed; /* the list's lock */
+    bool shielded; /* ctx lies under a shield: no group's cancel reaches it */
+    bool claimed;  /* the list's lock */
     _Atomic uint32_t word;
 };
 
@@ -99,14 +125,15 @@ static void sleeper_unlink(struct pl_nested_groups *list, struct pl_sleeper *r)
 }
 
 /* Step 4: moves the sleepers of list that the cancellation reaches (those
- * whose context lies under `under`; NULL: all) onto *wake. */
+ * whose context lies under `under`; NULL: all but the shielded, for a
+ * group's cancellation) onto *wake. */
 static void claim_sleepers(struct pl_nested_groups *list, const struct plait_ctx *under,
                            struct pl_sleeper **wake)
 {
     PLAIT_ASSERT(pl_spin_held(&list->lock));
     for (struct pl_sleeper *r = list->sleepers, *next; r != NULL; r = next) {
         next = r->next;
-        if (under != NULL && !ctx_under(r->ctx, under))
+        if (under != NULL ? !ctx_under(r->ctx, under) : r->shielded)
             continue;
         sleeper_unlink(list, r);
         r->claimed = true;
@@ -142,7 +169,9 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
     pl_spin_lock(&list->lock);
     /* Under the lock (the section comment above): a flag set before this
      * is seen, a canceller after it finds the record. */
-    bool cancelled = pl_ctx_walk(ctx);
+    enum walk_end end = walk(ctx);
+    bool cancelled = end == WALK_CANCELLED;
+    r.shielded = end == WALK_SHIELDED;
     if (cancelled || now >= deadline) {
         pl_spin_unlock(&list->lock);
         return cancelled ? ECANCELED : 0;
@@ -264,8 +293,10 @@ static void cancel_tree(struct plait_group *top, uint32_t reason, struct pl_slee
         if (c != NULL) {
             /* Step 2: descend into c unless it is cancelled already. */
             next = c->sibling_next;
-            /* acquire: as for top. */
-            if (atomic_load_explicit(&c->state, memory_order_acquire) & PL_G_CANCELLED)
+            /* Not c if its creator lies under a shield (cancel.h). acquire:
+             * as for top. */
+            if (c->shielded ||
+                (atomic_load_explicit(&c->state, memory_order_acquire) & PL_G_CANCELLED))
                 continue;
             pl_spin_lock(&c->nested.lock);
             /* relaxed: as for top. */
@@ -318,6 +349,7 @@ void pl_group_time_out(struct plait_group *g)
 
 void pl_ctx_cancel(struct plait_ctx *c)
 {
+    PLAIT_ASSERT(!is_shield(c)); /* never cancelled (cancel.h, Shields) */
     /* acquire: pairs with the release of the flag (flags last). */
     if (atomic_load_explicit(&c->cancelled, memory_order_acquire))
         return;
@@ -337,7 +369,7 @@ void pl_ctx_cancel(struct plait_ctx *c)
                 cancel_tree(g, 0, &wake);
         /* Step 3. seq_cst (release is what matters): pairs with
          * pl_ctx_walk's acquire. */
-        atomic_store_explicit(&c->cancelled, 1, memory_order_seq_cst);
+        atomic_store_explicit(&c->cancelled, PL_CTX_CANCELLED, memory_order_seq_cst);
         bump_epoch();
         /* Step 4: the sleepers of c and of the join children under it. */
         claim_sleepers(list, c, &wake);
@@ -420,7 +452,9 @@ void pl_nested_register(struct plait_group *g, struct plait_ctx *creator)
     /* The creator's rule: under the lock that every canceller that could
      * reach g walks under after setting its flag, so the relaxed walk sees
      * any flag set before that canceller's walk missed g. */
-    if (pl_ctx_walk(creator))
+    enum walk_end end = walk(creator);
+    g->shielded = end == WALK_SHIELDED;
+    if (end == WALK_CANCELLED)
         /* relaxed: g is not yet visible to any other thread. */
         atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
     pl_spin_unlock(&list->lock);
@@ -452,9 +486,14 @@ void pl_ctx_end_slow(struct plait_ctx *c)
 {
     struct pl_nested_groups *list = task_list(c->task);
     bool root = c->parent == NULL;
+    bool shield = !root && is_shield(c);
+    struct pl_sleeper *wake = NULL;
     if (root)
         pl_detach_lock();
     pl_spin_lock(&list->lock);
+    /* A shield's groups now follow the enclosing context's fate (cancel.h,
+     * Shields): the walk under the lock, as a registration's. */
+    enum walk_end up = shield ? walk(c->parent) : WALK_CLEAR;
     for (struct plait_group *g = list->head, *next; g != NULL; g = next) {
         next = g->sibling_next;
         if (g->creator != c)
@@ -463,6 +502,11 @@ void pl_ctx_end_slow(struct plait_ctx *c)
             /* A join child's groups now belong to the enclosing context. */
             g->creator = c->parent;
             count_created(list, c->parent, 1);
+            if (shield) {
+                g->shielded = up == WALK_SHIELDED;
+                if (up == WALK_CANCELLED)
+                    cancel_tree(g, 0, &wake); /* a late step 2 */
+            }
         } else {
             /* The task is over: the group no longer follows its fate. */
             unlink_group(list, g);
@@ -474,4 +518,5 @@ void pl_ctx_end_slow(struct plait_ctx *c)
     pl_spin_unlock(&list->lock);
     if (root)
         pl_detach_unlock();
+    wake_claimed(wake); /* step 5 of the hand-over's cancellations */
 }

@@ -7,7 +7,8 @@
  * What "cancelled" means. A context (a task's, or a join child's) is
  * cancelled when its own flag is set, or the flag of a context enclosing
  * it (the join chain up to its task's root context), or its task's group
- * is (PL_G_CANCELLED). A group is cancelled by plait_group_cancel, by the
+ * is (PL_G_CANCELLED); a shield on the way hides what lies beyond it
+ * (Shields, below). A group is cancelled by plait_group_cancel, by the
  * failure of one of its tasks (fail-fast), by its deadline (with
  * PL_G_TIMEDOUT), or by the cancellation of the context that created it
  * (rule 4, nesting). Nothing is ever un-cancelled.
@@ -15,7 +16,8 @@
  * Rule 4's order. Whatever a task can observe of its cancellation (a flag
  * through pl_ctx_walk, plait_cancelled, plait_sleep's ECANCELED) comes
  * after every group created under it is cancelled: flags are set last,
- * depth first, each after the flags of the groups nested below it.
+ * depth first, each after the flags of the groups nested below it. (Under
+ * a shield, neither side: Shields, below.)
  *
  * The canceller's steps, in order, for a group g (its list: g->nested,
  * where g's tasks register their groups and sleepers) or a context c (its
@@ -23,10 +25,10 @@
  *   1. Lock the list; if the flag is already set, unlock and stop (the
  *      first canceller did or is doing all of it: flags last).
  *   2. Walk the nested groups in the list (for c: those whose creator lies
- *      under c; for g: all of them) and apply steps 1 to 4 to each, still
- *      holding the list's lock. Iterative, in constant stack: the walk
- *      holds the locks of its path and climbs back through each group's
- *      registration (cancel.c, cancel_tree). Serves rule 4.
+ *      under c, with no shield between; for g: all but the shielded) and
+ *      apply steps 1 to 4 to each, still holding the list's lock. Iterative, in constant stack: the
+ * walk holds the locks of its path and climbs back through each group's registration (cancel.c,
+ * cancel_tree). Serves rule 4.
  *   3. Set the flag: a store on ctx->cancelled, or an RMW that adds
  *      PL_G_CANCELLED (and the reason) to a group's state; seq_cst (its
  *      release is what readers pair with). Then bump pl_cancel_epoch
@@ -36,8 +38,9 @@
  *      of the new epoch makes the flag visible to its walk), and a sleeper
  *      that sees the flag through the lock sees the epoch moved too.
  *   4. Claim the sleepers in the list that the cancellation reaches (for
- *      g: all, they are its tasks'; for c: those whose context lies under
- *      c): unlink their records. Unlock the list.
+ *      g: all but the shielded, they are its tasks'; for c: those whose
+ *      context lies under c, with no shield between): unlink them. Unlock
+ *      the list.
  *   5. Holding no lock, wake each claimed sleeper on its own futex word.
  *      A cancellation wakes no sleeper it does not reach, and costs those
  *      nothing. No lost wake-up: a sleeper checks its flags and links its
@@ -72,6 +75,26 @@
  * lock is held during step 5's system calls (the timer's may be: its
  * thread cancels groups whose deadline passed).
  *
+ * Shields (plait_shield). A shield's context carries PL_CTX_SHIELD in its
+ * flag word and is never cancelled itself. It cuts cancellation both ways
+ * at once: a walk that meets it stops there, not cancelled (it consults
+ * nothing above it, nor the task's group), and no canceller above it
+ * reaches what lies under it: step 2 skips the groups created under a
+ * shield below c (for g: the groups its tasks registered under a shield,
+ * marked shielded by the registration's walk, under the list's lock, and
+ * marked again at a hand-over, below), step 4 the sleepers under one (the
+ * sleeper's walk marks its record). Rule 4's order holds as stated for each flag: the contexts that
+ * can observe it (their walk reaches it without meeting a shield) are
+ * exactly those whose groups and sleepers its canceller reaches; and the
+ * creator's rule too, as a registration's walk under the lock stops at
+ * the same shield as the canceller's step 2. Work under the shield in its
+ * own right (a join child's flag, a group's own cancellation, deadline
+ * or failure) is cancelled as anywhere. When a shield ends, its groups
+ * pass to the enclosing context as a join child's do; if that context is
+ * cancelled by then, they are cancelled at the hand-over (under the list
+ * lock, a late step 2), so that once the enclosing context can observe
+ * its flag again, the flags below it are set.
+ *
  * The fork rule: the detach lock is a process-wide mutex; a fork while
  * another thread holds it would leave it held forever in the child, so a
  * pthread_atfork handler (registered by the first pool) resets it there.
@@ -87,6 +110,11 @@
 /* The process-wide cancel epoch: bumped by every flag set (step 3).
  * Hidden: read inline by every check, without a GOT load. */
 extern __attribute__((visibility("hidden"))) _Atomic uint32_t pl_cancel_epoch;
+
+/* A context's flag word (core.h): set once by its cancellation, or a
+ * shield's mark from its start (a walk tests the bits only once the word
+ * reads non-zero, so the mark costs the other contexts nothing). */
+enum { PL_CTX_CANCELLED = 1u << 0, PL_CTX_SHIELD = 1u << 1 };
 
 static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
                                     struct plait_pool *pool)
@@ -117,12 +145,29 @@ static inline void pl_ctx_init_child_of(struct plait_ctx *c, struct plait_ctx *p
     c->message = NULL;
 }
 
+/* A shield's context, inside parent (plait_shield). Its walk always ends
+ * at itself, not cancelled: so any epoch is a clean one, and the current
+ * one spares its first check the walk. */
+static inline void pl_ctx_init_shield(struct plait_ctx *c, struct plait_ctx *parent)
+{
+    c->parent = parent;
+    c->task = parent->task;
+    c->pool = parent->pool;
+    atomic_init(&c->cancelled, PL_CTX_SHIELD);
+    /* relaxed: a hint, as in pl_ctx_cancelled. */
+    atomic_init(&c->epoch_ok, atomic_load_explicit(&pl_cancel_epoch, memory_order_relaxed));
+    atomic_init(&c->groups_created, 0);
+    atomic_init(&c->cancel_code, 0);
+    c->message = NULL;
+}
+
 /* Walks c's flags and its task's group's with acquire loads (a flag seen
- * implies the flags of step 2 under it). The caller orders the walk after
- * the flags it must see: by an acquire of the epoch (pl_ctx_cancelled), or
- * by the list lock that flags are set under (group creation,
- * pl_sleep_until). Without either (a task about to start) a concurrent
- * cancellation may be missed, as if it came just after. */
+ * implies the flags of step 2 under it); a shield ends the walk, not
+ * cancelled. The caller orders the walk after the flags it must see: by
+ * an acquire of the epoch (pl_ctx_cancelled), or by the list lock that
+ * flags are set under (group creation, pl_sleep_until). Without either (a
+ * task about to start) a concurrent cancellation may be missed, as if it
+ * came just after. */
 bool pl_ctx_walk(const struct plait_ctx *c);
 
 /* pl_ctx_walk of a task's root context, inline for the start of every

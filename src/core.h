@@ -37,8 +37,10 @@ struct plait_ctx {
     struct plait_ctx *parent; /* join children: the enclosing context */
     struct plait_task *task;  /* the task this context runs for */
     struct plait_pool *pool;
-    /* cancel.c: the flag, and the cancel epoch at which this context was
-     * last seen not cancelled (see pl_ctx_cancelled). */
+    /* cancel.c: the flag (PL_CTX_CANCELLED), or PL_CTX_SHIELD for a
+     * shield's context, which is never cancelled (cancel.h); and the
+     * cancel epoch at which this context was last seen not cancelled (see
+     * pl_ctx_cancelled). */
     _Atomic uint32_t cancelled;
     _Atomic uint32_t epoch_ok;
     /* cancel.c: live groups registered with this context as creator
@@ -141,9 +143,11 @@ struct plait_group {
     size_t nerrors, errors_cap;
     int first_error;
     plait_error errors_inline[PL_GROUP_INLINE_ERRORS];
-    /* cancel.c: registration in the creator's list (that list's lock). */
+    /* cancel.c: registration in the creator's list (that list's lock);
+     * shielded: the creator lies under a shield (cancel.h). */
     struct pl_nested_groups *registry;
     struct plait_ctx *creator;
+    bool shielded;
     struct plait_task *creator_task; /* immutable: whose list it joined */
     struct plait_group *sibling_prev, *sibling_next;
     /* timer.c: the deadline (the pool timer's lock). */

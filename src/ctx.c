@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "cancel.h"
+#include "debug.h"
 #include "worker.h"
 
 bool plait_cancelled(const plait_ctx *ctx)
@@ -86,7 +87,11 @@ int plait_cancel_cause(const plait_ctx *ctx, int *code)
      * the canceller's store of cancel_code (join.c). */
     const struct plait_ctx *x = ctx;
     for (;;) {
-        if (atomic_load_explicit(&x->cancelled, memory_order_acquire)) {
+        uint32_t f = atomic_load_explicit(&x->cancelled, memory_order_acquire);
+        if (f != 0) {
+            /* Never a shield's mark: pl_ctx_cancelled's walk stopped at the
+             * first one, so a flag comes before it (flags stay set). */
+            PLAIT_ASSERT(f & PL_CTX_CANCELLED);
             if (x->parent == NULL)
                 return PLAIT_CANCEL_CALL; /* plait_task_cancel of the task */
             /* A join child's flag is set only by its failing sibling.
