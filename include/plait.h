@@ -122,7 +122,9 @@ enum { PLAIT_SPAWN_TRY = 1u << 0 }; /* never block on a full group: EAGAIN */
 typedef struct plait_spawn_options {
     unsigned flags;          /* PLAIT_SPAWN_* */
     void (*drop)(void *arg); /* called once with arg when the task is over; may be NULL */
-    void *reserved[6];       /* zero */
+    uint64_t delay_ns;       /* runnable only this long after the spawn (0: at once) */
+    const char *name;        /* the task's name */
+    void *reserved[5 - 8 / sizeof(void *)]; /* zero */
 } plait_spawn_options;
 
 /* Why a group was cancelled (plait_group_info.cancel_reason). */
@@ -277,6 +279,16 @@ PLAIT_API int plait_go(plait_group *group, plait_fn fn, void *arg);
  *   - PLAIT_SPAWN_TRY: into a group at its limit (plait_group_set_limit),
  *     return EAGAIN at once; nothing was done, drop is not called, and arg
  *     is still the caller's, to retry.
+ *   - opts->delay_ns > 0: spawn later. The task is in the group from the
+ *     spawn (pending, spawned, the wait waits for it, a limit's slot, its
+ *     handle works) but runnable only delay_ns after the spawn (too large
+ *     a delay saturates), when the pool's timer thread hands it to the
+ *     pool's queues: no worker or thread of its own is held meanwhile.
+ *     From a worker into a full group it takes the slot over the limit
+ *     and is not run inline. Any cancellation that reaches it first (its
+ *     group's by any cause, an enclosing task's, plait_task_cancel) or the
+ *     pool's destroy finishes it at once as cancelled, never run (drop
+ *     called once), without waiting out the delay.
  * Returns 0 (with a handle when asked; into a cancelled group, a handle
  * already finished as cancelled, as plait_spawn does), ECANCELED (no
  * handle asked, group cancelled: not run), EAGAIN, EINVAL (NULL group or

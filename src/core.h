@@ -248,6 +248,9 @@ struct plait_pool {
     _Atomic(struct pl_timer *) timer;
     pthread_mutex_t timer_start_lock;
     bool timer_stopped, timer_drained;
+    /* delay.c: delayed tasks not yet handed to the queues (destroy waits
+     * for none). */
+    _Atomic size_t delayed;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
     /* pool.c: references to this record: the handle (until destroy ends)
      * and every live group. The last one frees it; destroy frees all the
