@@ -13,7 +13,7 @@
 #include "timer.h"
 
 struct pl_delay {
-    struct pl_timed timed; /* in the timer's heap (the timer lock) */
+    struct pl_timed timed;  /* in the timer's heap (the timer lock) */
     struct pl_sleeper hook; /* in the task's group's list (its lock) */
     struct plait_task *task;
 };

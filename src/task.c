@@ -293,9 +293,16 @@ static __attribute__((noinline)) int spawn_delayed(struct plait_group *g, struct
      * handle's wait reads them), and it will come through the injection
      * queue. */
     t->flags = (t->flags & ~(uint32_t)PL_TASK_INLINE) | PL_TASK_INJECTED;
-    pl_obs_foreign_spawn(g->pool, t, local, task_id);
+    struct plait_pool *pool = g->pool;
+    pl_obs_foreign_spawn(pool, t, local, task_id);
     int err = pl_delay_arm(t, pl_deadline_in(delay_ns));
     if (err == 0) {
+        /* Neither g nor (without a handle) t may be alive now; the pool's
+         * record is (the caller's foreign bracket, or its running task). */
+        if (!local)
+            /* relaxed: a counter (plait_stats.injected: spawned from
+             * outside, as pl_pool_push_task counts them). */
+            atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
         if (out != NULL)
             *out = t; /* alive: the handle's reference */
         return 0;

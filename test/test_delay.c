@@ -526,3 +526,46 @@ Test(delay, into_a_cancelled_group_as_any_spawn, .timeout = TL_TIMEOUT)
     plait_group_destroy(g);
     plait_pool_destroy(pool);
 }
+
+/* plait_stats.injected counts what was spawned from outside the pool:
+ * delayed spawns from outside too, not the timer's hand-overs of delayed
+ * spawns from a worker. */
+struct two {
+    plait_group *g;
+    struct item v[2];
+};
+
+static int spawn_two_task(plait_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    struct two *w = arg;
+    for (int i = 0; i < 2; i++) {
+        int r = spawn_item(w->g, &w->v[i], MS_NS, NULL);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+Test(delay, injected_counts_spawns_from_outside, .timeout = TL_TIMEOUT)
+{
+    plait_pool *pool = tl_pool(2);
+    plait_group *g = tl_group(pool, 0);
+    struct item v[3];
+    memset(v, 0, sizeof v);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(spawn_item(g, &v[i], MS_NS, NULL), 0);
+    struct two w;
+    memset(&w, 0, sizeof w);
+    w.g = g;
+    cr_assert_eq(plait_go(g, spawn_two_task, &w), 0);
+    cr_assert_eq(plait_group_wait(g), 0);
+    assert_ran_after_delay(v, 3);
+    assert_ran_after_delay(w.v, 2);
+    plait_stats st;
+    cr_assert_eq(plait_pool_stats(pool, &st), 0);
+    cr_assert_eq(st.injected, 4); /* three delayed, one plain */
+    cr_assert_eq(st.tasks_succeeded, 6);
+    plait_group_destroy(g);
+    plait_pool_destroy(pool);
+}

@@ -196,8 +196,7 @@ int main(int argc, char **argv)
             CHECK(k <= 1, "round %" PRIu64 " item %d ran %d times", n, i, k);
             if (k == 1) {
                 round_ran++;
-                CHECK(it->delay_ns != LONG_NS, "round %" PRIu64 " item %d: a minute passed?", n,
-                      i);
+                CHECK(it->delay_ns != LONG_NS, "round %" PRIu64 " item %d: a minute passed?", n, i);
                 CHECK(atomic_load(&it->ran_ns) >= it->spawned_ns + it->delay_ns,
                       "round %" PRIu64 " item %d ran early", n, i);
             } else if (!cancelled && it->delay_ns != LONG_NS && r->cancel_mode != 2) {
