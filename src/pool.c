@@ -323,13 +323,14 @@ int plait_pool_destroy(plait_pool *pool)
     /* Quiescence. The workers' idle count is a futex word; the last one to
      * go idle during shutdown wakes us, and a timed wait covers the case
      * where all were idle already. A delayed task that a canceller claimed
-     * is counted in delayed until it is in a queue: acquire, pairing with
-     * its release decrement after the push (delay.c), so that the queues
-     * read below show it. */
+     * (on any thread) is counted in delayed until it is in a queue: read
+     * first, with acquire, pairing with its release decrement after the
+     * push (delay.c), so that the idle count and the queues read after it
+     * show the task (queued, or taken by a worker not idle). */
     for (;;) {
+        bool handed_over = atomic_load_explicit(&pool->delayed, memory_order_acquire) == 0;
         uint32_t idle = atomic_load_explicit(&pool->idle, memory_order_seq_cst);
-        if (idle == pool->nworkers &&
-            atomic_load_explicit(&pool->delayed, memory_order_acquire) == 0) {
+        if (handed_over && idle == pool->nworkers) {
             bool empty = !pl_inject_maybe_nonempty(&pool->inject);
             for (unsigned i = 0; empty && i < pool->nworkers; i++)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
