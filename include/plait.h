@@ -306,6 +306,16 @@ PLAIT_API int plait_go(plait_group *group, plait_fn fn, void *arg);
  *   - PLAIT_SPAWN_TRY: into a group at its limit (plait_group_set_limit),
  *     return EAGAIN at once; nothing was done, drop is not called, and arg
  *     is still the caller's, to retry.
+ *   - opts->delay_ns > 0: spawn later. The task is in the group from the
+ *     spawn (pending, spawned, the wait waits for it, a limit's slot, its
+ *     handle works) but runnable only delay_ns after the spawn (too large
+ *     a delay saturates), when the pool's timer thread hands it to the
+ *     pool's queues: no worker or thread of its own is held meanwhile.
+ *     From a worker into a full group it takes the slot over the limit
+ *     and is not run inline. Any cancellation that reaches it first (its
+ *     group's by any cause, an enclosing task's, plait_task_cancel) or the
+ *     pool's destroy finishes it at once as cancelled, never run (drop
+ *     called once), without waiting out the delay.
  * Returns 0 (with a handle when asked; into a cancelled group, a handle
  * already finished as cancelled, as plait_spawn does), ECANCELED (no
  * handle asked, group cancelled: not run), EAGAIN, EINVAL (NULL group or

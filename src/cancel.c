@@ -103,16 +103,6 @@ static struct pl_nested_groups *task_list(struct plait_task *t)
  */
 enum { SLEEPING, WAKING, WOKEN };
 
-struct pl_sleeper {
-    /* The list's lock, while linked; once claimed, next is the claimer's
-     * own (its list of records to wake). */
-    struct pl_sleeper *prev, *next;
-    const struct plait_ctx *ctx;
-    bool shielded; /* ctx lies under a shield: no group's cancel reaches it */
-    bool claimed;  /* the list's lock */
-    _Atomic uint32_t word;
-};
-
 static void sleeper_unlink(struct pl_nested_groups *list, struct pl_sleeper *r)
 {
     PLAIT_ASSERT(pl_spin_held(&list->lock));
@@ -147,6 +137,11 @@ static void wake_claimed(struct pl_sleeper *r)
 {
     while (r != NULL) {
         struct pl_sleeper *next = r->next; /* before the sleeper may leave */
+        if (r->wake != NULL) {             /* a hook (cancel.h): its action, which owns it now */
+            r->wake(r);
+            r = next;
+            continue;
+        }
         /* relaxed: WAKING publishes nothing, it only keeps the sleeper
          * from sleeping again or leaving; the kernel orders this store
          * before its look for waiters (futex(2)'s barrier in FUTEX_WAKE). */
@@ -164,7 +159,7 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
     PLAIT_ASSERT(ctx->task != NULL);
     struct pl_nested_groups *list = task_list(ctx->task);
     uint64_t now = pl_now_ns();
-    struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false};
+    struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false, .wake = NULL};
     atomic_init(&r.word, SLEEPING);
     pl_spin_lock(&list->lock);
     /* Under the lock (the section comment above): a flag set before this
@@ -212,6 +207,42 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
         }
         pl_futex_wait(&r.word, SLEEPING, deadline == UINT64_MAX ? 0 : deadline);
     }
+}
+
+/* The hooks (cancel.h): sleepers that sleep nowhere. The same list, the
+ * same lock, the same argument against a lost wake-up as a sleeper's; the
+ * lock also decides, once, between the claim and pl_cancel_hook_remove. */
+bool pl_cancel_hook_add(struct pl_sleeper *r, const struct plait_ctx *ctx, pl_hook_fn wake)
+{
+    PLAIT_ASSERT(ctx->task != NULL && wake != NULL);
+    struct pl_nested_groups *list = task_list(ctx->task);
+    r->ctx = ctx;
+    r->wake = wake;
+    r->claimed = false;
+    r->prev = NULL;
+    pl_spin_lock(&list->lock);
+    enum walk_end end = walk(ctx); /* under the lock: pl_sleep_until's */
+    bool cancelled = end == WALK_CANCELLED;
+    r->shielded = end == WALK_SHIELDED;
+    if (!cancelled) {
+        r->next = list->sleepers;
+        if (r->next != NULL)
+            r->next->prev = r;
+        list->sleepers = r;
+    }
+    pl_spin_unlock(&list->lock);
+    return !cancelled;
+}
+
+bool pl_cancel_hook_remove(struct pl_sleeper *r)
+{
+    struct pl_nested_groups *list = task_list(r->ctx->task);
+    pl_spin_lock(&list->lock);
+    bool claimed = r->claimed;
+    if (!claimed)
+        sleeper_unlink(list, r);
+    pl_spin_unlock(&list->lock);
+    return !claimed;
 }
 
 /* ---- The lists of nested groups -------------------------------------- */

@@ -73,7 +73,10 @@
  * (the walk of step 2 descends holding each; it may hold a whole chain).
  * No lock here is taken while a group's errors lock is held, and no list
  * lock is held during step 5's system calls (the timer's may be: its
- * thread cancels groups whose deadline passed).
+ * thread cancels groups whose deadline passed). A hook's wake action
+ * (below) runs in step 5 and may take the timer's lock, which the order
+ * allows (no list lock is held then); on the timer thread it finds the
+ * lock its own (timer.h) instead of taking it again.
  *
  * Shields (plait_shield). A shield's context carries PL_CTX_SHIELD in its
  * flag word and is never cancelled itself. It cuts cancellation both ways
@@ -217,6 +220,38 @@ void pl_group_time_out(struct plait_group *g);
  * ctx is cancelled: 0 or ECANCELED. The sleeper's side of steps 4 and 5;
  * ctx's task's list lock is taken once (twice when the deadline passes). */
 int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline);
+
+/* A sleeper's record (cancel.c): linked in its task's list (task_list)
+ * under that list's lock; claimed (unlinked, claimed set) by a canceller
+ * in step 4, woken in step 5. A hook's has a wake action instead of a
+ * futex word. */
+struct pl_sleeper;
+typedef void (*pl_hook_fn)(struct pl_sleeper *r);
+struct pl_sleeper {
+    /* The list's lock, while linked; once claimed, next is the claimer's
+     * own (its list of records to wake). */
+    struct pl_sleeper *prev, *next;
+    const struct plait_ctx *ctx;
+    bool shielded; /* ctx lies under a shield: no group's cancel reaches it */
+    bool claimed;  /* the list's lock */
+    _Atomic uint32_t word;
+    pl_hook_fn wake; /* NULL: a sleeper in pl_sleep_until */
+};
+
+/* Hooks: something that waits for a time without a thread (a delayed
+ * task, delay.c), registered as a sleeper of ctx whose wake-up is an
+ * action. pl_cancel_hook_add links r unless ctx is cancelled (false: not
+ * linked), under the list's lock, so that a cancellation that reaches ctx
+ * either is seen here or claims r (no lost wake-up, as for sleepers).
+ * A claimed hook's wake(r) is called once, in step 5: holding no list
+ * lock, but maybe the pool timer's (its thread cancels groups whose
+ * deadline passed, under it); from then on r is the action's.
+ * pl_cancel_hook_remove unlinks r unless it was claimed: true, r is the
+ * caller's again and will never be woken; false, a canceller has it and
+ * will call wake. The list's lock decides between the two, once. r's
+ * memory is the owner's, and must stay until whichever of the two ends. */
+bool pl_cancel_hook_add(struct pl_sleeper *r, const struct plait_ctx *ctx, pl_hook_fn wake);
+bool pl_cancel_hook_remove(struct pl_sleeper *r);
 
 /* Inline: every group creation runs it. */
 static inline void pl_nested_init(struct pl_nested_groups *list)

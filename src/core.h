@@ -31,6 +31,7 @@
 #include "job.h"
 #include "park.h"
 #include "spin.h"
+#include "timed.h"
 #include "util.h"
 
 struct plait_ctx {
@@ -150,9 +151,8 @@ struct plait_group {
     bool shielded;
     struct plait_task *creator_task; /* immutable: whose list it joined */
     struct plait_group *sibling_prev, *sibling_next;
-    /* timer.c: the deadline (the pool timer's lock). */
-    uint64_t deadline;
-    size_t heap_index; /* SIZE_MAX: not in the timer heap */
+    /* group.c, timer.c: the deadline's entry (the pool timer's lock). */
+    struct pl_timed deadline;
     _Atomic bool had_deadline;
     /* Some task of the group went through the injection queue, so a wait
      * on it may need to take injected work to make progress (pool.c sets
@@ -249,11 +249,14 @@ struct plait_pool {
     _Atomic size_t returned_n;
     /* timer.c: the timer, started once under timer_start_lock (published
      * by a release store, never cleared before the pool's record is
-     * freed); timer_stopped (under that lock): destroy stopped it, or
-     * would have. */
+     * freed); timer_stopped, timer_drained (under that lock): destroy
+     * stopped or drained it, or would have. */
     _Atomic(struct pl_timer *) timer;
     pthread_mutex_t timer_start_lock;
-    bool timer_stopped;
+    bool timer_stopped, timer_drained;
+    /* delay.c: delayed tasks not yet handed to the queues (destroy waits
+     * for none). */
+    _Atomic size_t delayed;
     _Atomic uint32_t ready; /* workers past on_thread_start (futex word) */
     /* pool.c: references to this record: the handle (until destroy ends)
      * and every live group. The last one frees it; destroy frees all the

@@ -61,6 +61,25 @@ void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t
         pl_group_cancel_for(g, PLAIT_CANCEL_FAILURE);
 }
 
+/* The deadline's action (timer.h): on the timer thread, under its lock,
+ * which the group's wait takes (pl_timer_remove) before the group can go. */
+static void deadline_fire(struct pl_timed *e)
+{
+    pl_group_time_out(pl_container_of(e, struct plait_group, deadline));
+}
+
+/* Under the timer lock (timer.h's admit): a closed group takes no
+ * deadline. seq_cst: the store-buffering pair with group_wait (CLOSED,
+ * then had_deadline), after plait_group_set_timeout's store: a deadline
+ * set while a wait closes the group is either refused here or removed by
+ * that wait, never left in the heap for the timer thread to find after
+ * the group is freed. */
+static bool deadline_admit(struct pl_timed *e)
+{
+    struct plait_group *g = pl_container_of(e, struct plait_group, deadline);
+    return !(atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED);
+}
+
 int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 {
     if (out == NULL || pool == NULL ||
@@ -105,8 +124,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->creator = NULL;
     g->creator_task = NULL;
     g->sibling_prev = g->sibling_next = NULL;
-    g->deadline = 0;
-    g->heap_index = SIZE_MAX;
+    pl_timed_init(&g->deadline, deadline_fire, NULL);
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
     atomic_init(&g->n_finished, 0);
@@ -201,12 +219,15 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
                                                  memory_order_acquire))
         r = none;
     /* acquire+release: plait_group_errors acquires CLOSED to read the
-     * array. seq_cst: against plait_group_set_timeout (timer.c), which
+     * array. seq_cst: against plait_group_set_timeout (deadline_admit), which
      * sets had_deadline, then reads CLOSED: either it sees CLOSED and
      * refuses, or pl_timer_remove below sees had_deadline. */
     if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED))
         pl_obs_group_closed(pl_tls_worker, g, r); /* once, by the closer */
-    pl_timer_remove(g->pool, g);
+    /* seq_cst: deadline_admit's pair. Spares groups without deadlines the
+     * timer's lock. */
+    if (atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
+        pl_timer_remove(g->pool, &g->deadline);
     return r;
 }
 
@@ -330,7 +351,9 @@ int plait_group_set_timeout(plait_group *g, uint64_t ns)
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
     uint64_t deadline = pl_deadline_in(ns);
-    return pl_timer_set(g->pool, g, deadline);
+    /* seq_cst, before the timer's admission check: deadline_admit's pair. */
+    atomic_store_explicit(&g->had_deadline, true, memory_order_seq_cst);
+    return pl_timer_set(g->pool, &g->deadline, deadline, deadline_admit);
 }
 
 size_t plait_group_pending(const plait_group *g)

@@ -44,6 +44,7 @@
 
 #include "alloc.h"
 #include "cancel.h"
+#include "debug.h"
 #include "futex.h"
 #include "observe.h"
 #include "task_records.h"
@@ -83,6 +84,14 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
      * which never fails, and the full handshake, as nobody else would
      * notice the work. */
     t->flags |= PL_TASK_INJECTED;
+    if (w == NULL || w->pool != pool)
+        atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
+    pl_pool_inject_task(pool, t);
+}
+
+void pl_pool_inject_task(struct plait_pool *pool, struct plait_task *t)
+{
+    PLAIT_ASSERT(t->flags & PL_TASK_INJECTED);
     bool first_feed = t->group != NULL &&
                       !atomic_load_explicit(&t->group->fed_from_outside, memory_order_relaxed);
     if (first_feed)
@@ -90,8 +99,6 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
          * parking waiter's re-check (after its own RMW) sees it. */
         atomic_store_explicit(&t->group->fed_from_outside, true, memory_order_relaxed);
     pl_inject_put(&pool->inject, t);
-    if (w == NULL || w->pool != pool)
-        atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
     pl_notify_injected(pool);
     if (first_feed)
         /* Waiters that parked declining injected work may accept it now
@@ -309,12 +316,21 @@ int plait_pool_destroy(plait_pool *pool)
         return EINVAL; /* destroy already began elsewhere */
     while (atomic_load_explicit(&pool->foreign_active, memory_order_seq_cst) != 0)
         sched_yield();
+    /* Delayed tasks not yet due finish as cancelled (the timer that would
+     * make them runnable stops), handed to the queues now; one spawned
+     * from a running task from now on is, at once (delay.c). */
+    pl_timer_drain(pool);
     /* Quiescence. The workers' idle count is a futex word; the last one to
      * go idle during shutdown wakes us, and a timed wait covers the case
-     * where all were idle already. */
+     * where all were idle already. A delayed task that a canceller claimed
+     * (on any thread) is counted in delayed until it is in a queue: read
+     * first, with acquire, pairing with its release decrement after the
+     * push (delay.c), so that the idle count and the queues read after it
+     * show the task (queued, or taken by a worker not idle). */
     for (;;) {
+        bool handed_over = atomic_load_explicit(&pool->delayed, memory_order_acquire) == 0;
         uint32_t idle = atomic_load_explicit(&pool->idle, memory_order_seq_cst);
-        if (idle == pool->nworkers) {
+        if (handed_over && idle == pool->nworkers) {
             bool empty = !pl_inject_maybe_nonempty(&pool->inject);
             for (unsigned i = 0; empty && i < pool->nworkers; i++)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;

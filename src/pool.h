@@ -28,6 +28,11 @@
 int pl_foreign_begin(struct plait_pool *pool);
 void pl_foreign_end(struct plait_pool *pool);
 void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
+/* Into the injection queue, with the handshake that makes a worker take
+ * it, for a task whose spawner set PL_TASK_INJECTED before publishing it
+ * (a delayed task: its flags are not written again). Not counted as
+ * injected from outside. */
+void pl_pool_inject_task(struct plait_pool *pool, struct plait_task *t);
 void pl_pool_ref(struct plait_pool *pool);
 void pl_pool_unref(struct plait_pool *pool);
 

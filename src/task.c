@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "cancel.h"
 #include "debug.h"
+#include "delay.h"
 #include "group.h"
 #include "observe.h"
 #include "pool.h"
@@ -295,14 +296,51 @@ static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, b
     return (uint64_t)(uint32_t)err << 32 | flags;
 }
 
+/* A spawn with a delay, once t is counted in g (out of line: the ordinary
+ * spawn pays one predicted branch). A full group's slot was taken, over
+ * the limit from a worker: the delayed task is never run by its spawner.
+ * On an error nothing is left: not counted, no slot, no record. */
+static __attribute__((noinline)) int spawn_delayed(struct plait_group *g, struct plait_task *t,
+                                                   uint64_t delay_ns, bool local,
+                                                   struct plait_task **out)
+{
+    /* Before anyone else can see t: its flags are not written again (a
+     * handle's wait reads them), and it will come through the injection
+     * queue. */
+    t->flags = (t->flags & ~(uint32_t)PL_TASK_INLINE) | PL_TASK_INJECTED;
+    struct plait_pool *pool = g->pool;
+    pl_obs_foreign_spawn(pool, t, local, task_id);
+    int err = pl_delay_arm(t, pl_deadline_in(delay_ns));
+    if (err == 0) {
+        /* Neither g nor (without a handle) t may be alive now; the pool's
+         * record is (the caller's foreign bracket, or its running task). */
+        if (!local)
+            /* relaxed: a counter (plait_stats.injected: spawned from
+             * outside, as pl_pool_push_task counts them). */
+            atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
+        if (out != NULL)
+            *out = t; /* alive: the handle's reference */
+        return 0;
+    }
+    if (t->flags & PL_TASK_SLOT)
+        pl_slot_give(g);
+    task_free(t);
+    /* acq_rel, as a task's end without its counts (plait_group_release). */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
+        pl_event_set(&g->done);
+    return err;
+}
+
 /* Shared by plait_spawn, plait_go and plait_spawn_with. drop: opts->drop
- * or NULL; on an error other than a try's EAGAIN it is called here. */
+ * or NULL; on an error other than a try's EAGAIN it is called here.
+ * delay_ns: opts->delay_ns, or 0. */
 /* Inlined into each caller, so that plait_go and plait_spawn pay nothing
  * for the options they do not have (drop, range and sflags fold away). */
 static inline __attribute__((always_inline)) int spawn(struct plait_group *g, plait_fn fn,
                                                        void *arg, uint32_t flags, unsigned sflags,
                                                        void (*drop)(void *), const size_t *range,
-                                                       const char *name, struct plait_task **out)
+                                                       const char *name, uint64_t delay_ns,
+                                                       struct plait_task **out)
 {
     int err = 0;
     if (g == NULL || fn == NULL) {
@@ -381,6 +419,10 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         err = EINVAL;
         goto out;
     }
+    if (pl_unlikely(delay_ns != 0)) {
+        err = spawn_delayed(g, t, delay_ns, local, out);
+        goto out;
+    }
     if (out != NULL)
         *out = t;
     if (pl_unlikely(flags & PL_TASK_INLINE)) {
@@ -401,7 +443,7 @@ fail:
 plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 {
     plait_task *t = NULL;
-    int err = spawn(group, fn, arg, PL_TASK_HANDLE, 0, NULL, NULL, NULL, &t);
+    int err = spawn(group, fn, arg, PL_TASK_HANDLE, 0, NULL, NULL, NULL, 0, &t);
     if (err != 0) {
         errno = err;
         return NULL;
@@ -411,17 +453,19 @@ plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
 
 int plait_go(plait_group *group, plait_fn fn, void *arg)
 {
-    return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL, NULL);
+    return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL, 0, NULL);
 }
 
+/* The options' size is fixed (plait.h): 64 bytes on LP64, 32 on ILP32;
+ * new fields take reserved words. */
 _Static_assert(sizeof(plait_spawn_options) == 8 * sizeof(void *),
-               "plait_spawn_options keeps its size: new fields take reserved words");
+               "plait_spawn_options changed size");
 
+/* delay_ns needs no check (any value: saturated, pl_deadline_in); name is
+ * interned by the caller. */
 static bool options_valid(const plait_spawn_options *o)
 {
     if (o->flags & ~(unsigned)PLAIT_SPAWN_TRY)
-        return false;
-    if (o->delay_ns != 0)
         return false;
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i] != NULL)
@@ -433,7 +477,7 @@ int pl_spawn_range(struct plait_group *g, plait_fn fn, void *arg, uint32_t flags
                    void (*drop)(void *), size_t begin, size_t end)
 {
     size_t range[2] = {begin, end};
-    return spawn(g, fn, arg, flags, 0, drop, range, NULL, NULL);
+    return spawn(g, fn, arg, flags, 0, drop, range, NULL, 0, NULL);
 }
 
 int plait_spawn_with(plait_group *group, plait_fn fn, void *arg, const plait_spawn_options *opts,
@@ -454,7 +498,8 @@ int plait_spawn_with(plait_group *group, plait_fn fn, void *arg, const plait_spa
         return err;
     }
     uint32_t flags = handle != NULL ? PL_TASK_HANDLE : 0;
-    return spawn(group, fn, arg, flags, opts != NULL ? opts->flags : 0, drop, NULL, name, handle);
+    return spawn(group, fn, arg, flags, opts != NULL ? opts->flags : 0, drop, NULL, name,
+                 opts != NULL ? opts->delay_ns : 0, handle);
 }
 
 struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, uint32_t flags,

@@ -1,12 +1,12 @@
 /*
- * timer — a binary min-heap of groups by deadline; the thread sleeps on a
- * condition variable (CLOCK_MONOTONIC) until the earliest deadline or a
- * change.
+ * timer — a binary min-heap of timed entries by time; the thread sleeps on
+ * a condition variable (CLOCK_MONOTONIC) until the earliest entry or a
+ * change, and runs each due entry's action under its lock.
  *
- * Lock order: the timer lock, then the locks of cancellation (cancel.h).
- * The cancellation runs under the timer lock, so a group cannot be freed
- * while it is being cancelled: plait_group_destroy removes it from the
- * heap first.
+ * Lock order: the timer lock, then the locks the actions take (timer.h).
+ * An action runs under the timer lock, so an entry's owner cannot be freed
+ * while its action runs: the owner removes the entry first (a group's
+ * destroy, after its wait; a delayed task's canceller).
  *
  * Teardown: pool destroy stops the thread (pl_timer_stop) and empties the
  * heap, but the timer record itself lives as long as the pool's record,
@@ -21,25 +21,32 @@
 #include "timer.h"
 
 #include "alloc.h"
-#include "cancel.h"
+#include "debug.h"
 
 struct pl_timer {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t thread;
     bool stop;
-    struct plait_group **heap;
+    bool drained; /* pl_timer_drain ran: entries with a drain action are refused */
+    struct pl_timed **heap;
     size_t n, cap;
 };
 
-static bool earlier(struct plait_group *a, struct plait_group *b)
+/* The timer whose lock this thread holds while it runs actions (fire on
+ * the timer thread, drain on destroy's): an action that removes an entry
+ * (a cancellation's wake-up of a delayed task, run by a deadline's
+ * cancellation) must not take that lock again. */
+static PL_TLS struct pl_timer *acting;
+
+static bool earlier(struct pl_timed *a, struct pl_timed *b)
 {
-    return a->deadline < b->deadline;
+    return a->at < b->at;
 }
 
 static void heap_swap(struct pl_timer *t, size_t i, size_t j)
 {
-    struct plait_group *x = t->heap[i];
+    struct pl_timed *x = t->heap[i];
     t->heap[i] = t->heap[j];
     t->heap[j] = x;
     t->heap[i]->heap_index = i;
@@ -69,10 +76,10 @@ static void sift_down(struct pl_timer *t, size_t i)
     }
 }
 
-static void heap_remove(struct pl_timer *t, struct plait_group *g)
+static void heap_remove(struct pl_timer *t, struct pl_timed *e)
 {
-    size_t i = g->heap_index;
-    g->heap_index = SIZE_MAX;
+    size_t i = e->heap_index;
+    e->heap_index = SIZE_MAX;
     t->n--;
     if (i == t->n)
         return;
@@ -86,22 +93,24 @@ static void *timer_main(void *arg)
 {
     struct pl_timer *t = arg;
     pthread_mutex_lock(&t->lock);
+    acting = t; /* every action below runs under the lock */
     while (!t->stop) {
         if (t->n == 0) {
             pthread_cond_wait(&t->cond, &t->lock);
             continue;
         }
         uint64_t now = pl_now_ns();
-        struct plait_group *g = t->heap[0];
-        if (g->deadline <= now) {
-            heap_remove(t, g);
-            pl_group_time_out(g);
+        struct pl_timed *e = t->heap[0];
+        if (e->at <= now) {
+            heap_remove(t, e);
+            e->fire(e); /* may free e, and remove other entries */
             continue;
         }
-        struct timespec ts = {.tv_sec = (time_t)(g->deadline / 1000000000u),
-                              .tv_nsec = (long)(g->deadline % 1000000000u)};
+        struct timespec ts = {.tv_sec = (time_t)(e->at / 1000000000u),
+                              .tv_nsec = (long)(e->at % 1000000000u)};
         pthread_cond_timedwait(&t->cond, &t->lock, &ts);
     }
+    acting = NULL;
     pthread_mutex_unlock(&t->lock);
     return NULL;
 }
@@ -114,12 +123,13 @@ static void timer_free(struct pl_timer *t)
     pl_free(t);
 }
 
-/* Starts the pool's timer thread once; ESHUTDOWN after pl_timer_stop. */
-static int timer_start(struct plait_pool *pool)
+/* Starts the pool's timer thread once; ESHUTDOWN after pl_timer_stop, and
+ * for an entry with a drain action (drainable) after pl_timer_drain. */
+static int timer_start(struct plait_pool *pool, bool drainable)
 {
     int err = 0;
     pthread_mutex_lock(&pool->timer_start_lock);
-    if (pool->timer_stopped) {
+    if (pool->timer_stopped || (drainable && pool->timer_drained)) {
         err = ESHUTDOWN;
         goto out;
     }
@@ -143,74 +153,112 @@ static int timer_start(struct plait_pool *pool)
         timer_free(t);
     else
         /* release: pl_timer_remove's acquire load sees an initialised
-         * timer (it also reads it after had_deadline, set after this). */
+         * timer (it also reads it after its owner's flag, group.c). */
         atomic_store_explicit(&pool->timer, t, memory_order_release);
 out:
     pthread_mutex_unlock(&pool->timer_start_lock);
     return err;
 }
 
-int pl_timer_set(struct plait_pool *pool, struct plait_group *g, uint64_t deadline)
+int pl_timer_set(struct plait_pool *pool, struct pl_timed *e, uint64_t at,
+                 bool (*admit)(struct pl_timed *e))
 {
-    int err = timer_start(pool);
+    int err = timer_start(pool, e->drain != NULL);
     if (err != 0)
         return err;
     /* relaxed: timer_start read or wrote it under the start lock. */
     struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
-    /* seq_cst store, then the seq_cst CLOSED check: the store-buffering
-     * pair with plait_group_wait (CLOSED, then had_deadline). A deadline
-     * set while a wait closes the group is either refused here or removed
-     * by the wait, never left in the heap for the timer thread to find
-     * after the group is freed. */
-    atomic_store_explicit(&g->had_deadline, true, memory_order_seq_cst);
     pthread_mutex_lock(&t->lock);
-    if (atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED) {
-        pthread_mutex_unlock(&t->lock);
-        return EINVAL;
+    /* Stopped: the pool is being destroyed and nothing would fire it.
+     * Drained: destroy took the entries that must not be lost; one set now
+     * would be (the drain's comment). */
+    if (t->stop || (e->drain != NULL && t->drained)) {
+        err = ESHUTDOWN;
+        goto out;
     }
-    if (t->stop) { /* the pool is being destroyed: nothing would fire it */
-        pthread_mutex_unlock(&t->lock);
-        return ESHUTDOWN;
-    }
-    if (g->heap_index != SIZE_MAX) {
-        g->deadline = deadline;
-        sift_down(t, g->heap_index);
-        sift_up(t, g->heap_index);
-    } else {
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? 2 * t->cap : 16;
-            struct plait_group **h = pl_realloc(t->heap, cap * sizeof *h);
-            if (h == NULL) {
-                pthread_mutex_unlock(&t->lock);
-                return ENOMEM;
-            }
-            t->heap = h;
-            t->cap = cap;
+    if (e->heap_index == SIZE_MAX && t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        struct pl_timed **h = pl_realloc(t->heap, cap * sizeof *h);
+        if (h == NULL) {
+            err = ENOMEM;
+            goto out;
         }
-        g->deadline = deadline;
-        g->heap_index = t->n;
-        t->heap[t->n++] = g;
-        sift_up(t, g->heap_index);
+        t->heap = h;
+        t->cap = cap;
+    }
+    /* Last, so that nothing fails after what admit did. */
+    if (admit != NULL && !admit(e)) {
+        err = EINVAL;
+        goto out;
+    }
+    e->at = at;
+    if (e->heap_index != SIZE_MAX) {
+        sift_down(t, e->heap_index);
+        sift_up(t, e->heap_index);
+    } else {
+        e->heap_index = t->n;
+        t->heap[t->n++] = e;
+        sift_up(t, e->heap_index);
     }
     pthread_cond_signal(&t->cond);
+out:
     pthread_mutex_unlock(&t->lock);
-    return 0;
+    return err;
 }
 
-void pl_timer_remove(struct plait_pool *pool, struct plait_group *g)
+void pl_timer_remove(struct plait_pool *pool, struct pl_timed *e)
 {
-    /* seq_cst: pl_timer_set's comment. Spares groups without deadlines
-     * the locks. */
-    if (!atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
-        return;
     /* acquire: pairs with timer_start's release store. Once set it stays
-     * until the pool's record goes, which g's reference prevents. */
+     * until the pool's record goes, which e's owner's reference prevents. */
     struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_acquire);
     if (t == NULL)
         return;
+    if (acting == t) { /* an action of this timer: the lock is ours */
+        if (e->heap_index != SIZE_MAX)
+            heap_remove(t, e);
+        return;
+    }
     pthread_mutex_lock(&t->lock);
-    if (g->heap_index != SIZE_MAX)
-        heap_remove(t, g);
+    if (e->heap_index != SIZE_MAX)
+        heap_remove(t, e);
+    pthread_mutex_unlock(&t->lock);
+}
+
+void pl_timer_drain(struct plait_pool *pool)
+{
+    pthread_mutex_lock(&pool->timer_start_lock);
+    pool->timer_drained = true; /* a timer started after this refuses them */
+    /* relaxed: written only under the lock we hold. */
+    struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->timer_start_lock);
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->lock);
+    /* Under the lock: a pl_timer_set either put its entry in before this
+     * (taken below) or sees drained after it (refused). */
+    t->drained = true;
+    /* Partition: the entries that stay (deadlines) to the front, rebuilt
+     * into a heap; the drained ones after them, out of the heap before any
+     * action runs (an action may remove entries, and then finds them out). */
+    size_t k = 0, n = t->n;
+    for (size_t i = 0; i < n; i++) {
+        struct pl_timed *e = t->heap[i];
+        if (e->drain == NULL) {
+            t->heap[i] = t->heap[k];
+            t->heap[k] = e;
+            k++;
+        }
+    }
+    t->n = k;
+    for (size_t i = 0; i < n; i++)
+        t->heap[i]->heap_index = i < k ? i : SIZE_MAX;
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(t, i);
+    acting = t;
+    /* Past t->n, untouched by any action: none calls pl_timer_set. */
+    for (size_t i = k; i < n; i++)
+        t->heap[i]->drain(t->heap[i]);
+    acting = NULL;
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -225,17 +273,20 @@ void pl_timer_stop(struct plait_pool *pool)
         return;
     pthread_mutex_lock(&t->lock);
     t->stop = true;
-    /* The deadlines left can no longer fire: forget them, so that the
-     * heap can go now. Their groups are alive (each removes itself under
-     * this lock before it is freed) and find heap_index SIZE_MAX. */
-    for (size_t i = 0; i < t->n; i++)
+    /* The entries left can no longer fire: forget them, so that the heap
+     * can go now. Their owners are alive (each removes its entry under
+     * this lock before it is freed) and find heap_index SIZE_MAX. The
+     * entries that must not be lost were drained, and refused since. */
+    for (size_t i = 0; i < t->n; i++) {
+        PLAIT_ASSERT(t->heap[i]->drain == NULL);
         t->heap[i]->heap_index = SIZE_MAX;
+    }
     t->n = 0;
     pthread_cond_signal(&t->cond);
     pthread_mutex_unlock(&t->lock);
     pthread_join(t->thread, NULL);
     /* No thread reads the heap now: pl_timer_set refuses (stop) and
-     * pl_timer_remove finds no group in it, both under the lock. */
+     * pl_timer_remove finds no entry in it, both under the lock. */
     pthread_mutex_lock(&t->lock);
     pl_free(t->heap);
     t->heap = NULL;
