@@ -54,7 +54,7 @@ if [ -z "$THREADS" ]; then
     THREADS=1
     [ "$NPROC" -gt 1 ] && THREADS="1 $NPROC"
 fi
-BENCHES="fib nqueens uts skynet sum matmul foreign wakeup idle batch trace micro"
+BENCHES="fib nqueens uts skynet sum matmul foreign wakeup idle batch trace micro retry"
 [ -n "$ONLY" ] && BENCHES="$ONLY"
 if [ "$QUICK" = 1 ]; then RES="$HERE/results/quick"; TIMEOUT=120; else RES="$HERE/results"; TIMEOUT=600; fi
 mkdir -p "$RES" "$HERE/build"
