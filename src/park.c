@@ -126,9 +126,9 @@ static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
     struct pl_parker *p = NULL;
     pthread_mutex_lock(&lot->lock);
     /* relaxed: only the searcher count is used, as a throttle: the
-     * caller's RMW (or its own earlier RMW on the state) already did the
-     * handshake. A searcher seen here that began after that RMW finds the
-     * work or re-checks after its own prepare; one missed costs a spare
+     * handshake was done before the call (a fenced notify's RMW; for the
+     * unfenced one, the caller's own deque or earlier RMW, park.h). A searcher seen here that began
+     * after that RMW finds the work or re-checks after its own prepare; one missed costs a spare
      * wake-up. The sleepers themselves are read from the idle stack. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     /* Re-check under the lock: another notifier may have woken the last
