@@ -22,14 +22,23 @@ static _Atomic uint64_t thread_fault_at;
 static _Atomic uint64_t thread_seen;
 
 /* relaxed throughout: the hook is driven by a single test thread between
- * runs, or races benignly (which allocation fails is then not exact). */
+ * runs, or races benignly (which allocation fails is then not exact). The
+ * counters publish nothing: an allocation that fails hands out no memory,
+ * and the test thread reads the count after the join that ends the run. */
 static bool should_fail(void)
 {
+    /* relaxed: the armed value is set by the test thread before the run
+     * it starts (its spawn's release reaches the workers); a stale 0 only
+     * lets one more allocation succeed. */
     uint64_t at = atomic_load_explicit(&fault_at, memory_order_relaxed);
     if (pl_likely(at == 0))
         return false;
+    /* relaxed: the RMW alone makes each count go to one allocation, so
+     * exactly one caller sees n == at; nothing is published with it. */
     uint64_t n = atomic_fetch_add_explicit(&fault_seen, 1, memory_order_relaxed) + 1;
     if (n == at) {
+        /* relaxed: disarms; a caller that still reads the old at draws a
+         * count past it and succeeds, as it should. */
         atomic_store_explicit(&fault_at, 0, memory_order_relaxed);
         errno = ENOMEM;
         return true;
@@ -85,6 +94,7 @@ static _Atomic size_t freed_untrimmed;
 void pl_count_freed(size_t bytes)
 {
     if (bytes != 0)
+        /* relaxed: as freed_untrimmed says. */
         atomic_fetch_add_explicit(&freed_untrimmed, bytes, memory_order_relaxed);
 }
 
@@ -102,7 +112,9 @@ void pl_trim_if_due(void)
     if (pl_likely(n < PL_TRIM_BYTES))
         return;
     /* The CAS elects one trimmer among concurrent callers; one that loses
-     * to a concurrent free leaves the trim to the next call. */
+     * to a concurrent free leaves the trim to the next call. relaxed both
+     * ways: the count guards no data (malloc_trim takes glibc's own
+     * locks), so the winner needs nothing from the frees it counted. */
     if (!atomic_compare_exchange_strong_explicit(&freed_untrimmed, &n, 0, memory_order_relaxed,
                                                  memory_order_relaxed))
         return;
@@ -113,23 +125,32 @@ void pl_trim_if_due(void)
 
 void pl_fault_set(uint64_t n)
 {
+    /* relaxed both: the test thread sets them between runs; the run's own
+     * synchronisation (pool create, the spawn's release) carries them to
+     * the threads that allocate. An allocation racing the set may see
+     * either store first: benign (file comment). */
     atomic_store_explicit(&fault_seen, 0, memory_order_relaxed);
     atomic_store_explicit(&fault_at, n, memory_order_relaxed);
 }
 
 uint64_t pl_fault_count(void)
 {
+    /* relaxed: a count, read by the test thread after the wait or join
+     * that ends the run it counts. */
     return atomic_load_explicit(&fault_seen, memory_order_relaxed);
 }
 
 void pl_fault_thread_set(uint64_t n)
 {
+    /* relaxed: as in pl_fault_set; plait_pool_create, which reads them,
+     * runs on the same thread or after the test's own handshake. */
     atomic_store_explicit(&thread_seen, 0, memory_order_relaxed);
     atomic_store_explicit(&thread_fault_at, n, memory_order_relaxed);
 }
 
 int pl_fault_thread_next(void)
 {
+    /* relaxed, the load, the count and the disarm: as in should_fail. */
     uint64_t at = atomic_load_explicit(&thread_fault_at, memory_order_relaxed);
     uint64_t n = atomic_fetch_add_explicit(&thread_seen, 1, memory_order_relaxed) + 1;
     if (at != 0 && n == at) {

@@ -106,6 +106,8 @@ int pl_deque_init(struct pl_deque *d, size_t capacity)
 
 void pl_deque_destroy(struct pl_deque *d)
 {
+    /* relaxed: destroy runs after every thread that used the deque was
+     * joined (pool_free_parts), which orders their accesses before it. */
     pl_free(atomic_load_explicit(&d->buf, memory_order_relaxed));
     while (d->retired != NULL) {
         struct pl_deque_buf *next = d->retired->next_retired;

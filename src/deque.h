@@ -73,13 +73,18 @@ struct pl_deque_buf {
     _Atomic(void *) slot[];
 };
 
+/* relaxed slot accesses: a slot's content is published by push's release
+ * of bottom (or grow's of buf) and claimed by the CAS on top; a racing
+ * read after wrap-around is discarded by that CAS (deque.c). */
 static inline void *pl_deque_buf_get(struct pl_deque_buf *b, int64_t i)
 {
+    /* relaxed: see above. */
     return atomic_load_explicit(&b->slot[i & b->mask], memory_order_relaxed);
 }
 
 static inline void pl_deque_buf_put(struct pl_deque_buf *b, int64_t i, void *item)
 {
+    /* relaxed: see above. */
     atomic_store_explicit(&b->slot[i & b->mask], item, memory_order_relaxed);
 }
 
@@ -126,6 +131,7 @@ static inline int pl_deque_push(struct pl_deque *d, void *item)
 static inline void *pl_deque_pop(struct pl_deque *d)
 {
     PLAIT_ASSERT(pl_deque_is_owner(d));
+    /* relaxed, both: bottom and buf are written only by this thread. */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
     struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     /* seq_cst store then seq_cst load: the folded fence (see the top of the

@@ -280,14 +280,20 @@ static void add_group(struct snapshot *s, const struct plait_group *g,
         s->groups_missed++;
         return;
     }
-    /* relaxed/acquire: a snapshot of each field (file comment). */
+    /* relaxed: a value for the text, read once (file comment); the dump
+     * follows nothing it reads from the count. */
     size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
     s->groups[s->ngroups++] = (struct snap_group){
         .g = g,
+        /* acquire: pairs with plait_group_set_name's release, so the
+         * interned copy it points to is seen whole (names.c). */
         .name = atomic_load_explicit(&g->name, memory_order_acquire),
+        /* relaxed: bits for the text, not a handshake; a bit set just
+         * after is missed, as the file comment allows. */
         .state = atomic_load_explicit(&g->state, memory_order_relaxed),
         .pending = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1,
         .wait_begun = (p & PL_PENDING_WAITING) != 0,
+        /* relaxed: as state. */
         .had_deadline = atomic_load_explicit(&g->had_deadline, memory_order_relaxed),
         .collect_all = (g->flags & PLAIT_GROUP_COLLECT_ALL) != 0,
         .creator = g->creator_task,
@@ -357,6 +363,10 @@ static void snap_worker(struct snapshot *s, struct plait_pool *pool, unsigned i,
                 .group = t->group,
                 .worker = i,
                 .depth = depth++,
+                /* relaxed, the flag and the group's state: a value for
+                 * the text, as add_group's state (the task and its group
+                 * are alive under the handshake; only the bit may be
+                 * stale). */
                 .cancelled = atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) ||
                              (t->group != NULL &&
                               (atomic_load_explicit(&t->group->state, memory_order_relaxed) &
@@ -438,7 +448,9 @@ static int take_snapshot(struct snapshot *s, struct plait_pool *pool)
     if (s->workers == NULL)
         return ENOMEM;
     snap_groups(s, pool);
-    /* relaxed RMWs: ordered before the chain reads by the heavy fence. */
+    /* relaxed RMWs: ordered before the chain reads by the heavy fence
+     * (observe.h: its one side; a task end reads the bit after its own
+     * store of w->running, with the compiler barrier between). */
     for (unsigned i = 0; i < pool->nworkers; i++)
         atomic_fetch_or_explicit(&pool->workers[i].observe, PL_OBS_DUMP, memory_order_relaxed);
     s->chains_known = pl_heavy_fence();

@@ -33,6 +33,9 @@ static inline bool pl_pending_add(struct plait_group *g)
     do {
         if (p == PL_PENDING_WAITING)
             return false;
+        /* relaxed both ways, for the same reason: the CAS needs only its
+         * atomicity (no increment lands on a final count); a refusal
+         * reads nothing of the group that the caller then relies on. */
     } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p + 1, memory_order_relaxed,
                                                     memory_order_relaxed));
     return true;

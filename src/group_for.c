@@ -97,6 +97,8 @@ int pl_loop_spawn(struct plait_group *g, struct pl_loop *loop, size_t begin, siz
                 ? pl_spawn_range(g, chunk_run, loop, loop->task_flags, loop_unref, begin, end)
                 : pl_spawn_range(g, chunk_run, loop, loop->task_flags, NULL, begin, end);
     if (r != 0)
+        /* relaxed: as above; takes back the count of a loop that never
+         * started (no chunk ran, so items_done holds none of it). */
         atomic_fetch_sub_explicit(&g->items_total, end - begin, memory_order_relaxed);
     return r;
 }
@@ -106,6 +108,10 @@ int plait_group_for(plait_group *g, size_t begin, size_t end, size_t grain, plai
 {
     if (g == NULL || fn == NULL || begin > end)
         return EINVAL;
+    /* acquire: as spawn's check of CLOSED (task.c), which the spawn below
+     * repeats; here only an early refusal of a misuse (a loop after the
+     * wait), so relaxed would do: kept as spawn's, a plain load on x86
+     * and an ldar on arm64 once per loop. */
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
     if (begin == end)

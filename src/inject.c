@@ -88,6 +88,7 @@ static void *overflow_take(struct pl_inject *q)
         q->overflow_head = *(void **)item;
         if (q->overflow_head == NULL)
             q->overflow_tail = NULL;
+        /* relaxed: as in overflow_put. */
         atomic_fetch_sub_explicit(&q->overflow_count, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&q->overflow_lock);
@@ -114,6 +115,7 @@ static bool ring_put(struct pl_inject *q, void *item)
         } else if (dif < 0) {
             return false; /* full */
         } else {
+            /* relaxed: another producer took pos; a fresh guess. */
             pos = atomic_load_explicit(&q->enqueue_pos, memory_order_relaxed);
         }
     }
@@ -125,6 +127,7 @@ static bool ring_put(struct pl_inject *q, void *item)
 
 static void *ring_take(struct pl_inject *q)
 {
+    /* relaxed: a starting guess, as in ring_put. */
     size_t pos = atomic_load_explicit(&q->dequeue_pos, memory_order_relaxed);
     struct pl_inject_cell *c;
     for (;;) {
@@ -133,12 +136,15 @@ static void *ring_take(struct pl_inject *q)
         size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
         if (dif == 0) {
+            /* relaxed: claims the position only; the item came with the
+             * acquire of seq above. */
             if (atomic_compare_exchange_weak_explicit(&q->dequeue_pos, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed))
                 break;
         } else if (dif < 0) {
             return NULL; /* empty (or its producer is mid-way: it notifies after) */
         } else {
+            /* relaxed: another consumer took pos; a fresh guess. */
             pos = atomic_load_explicit(&q->dequeue_pos, memory_order_relaxed);
         }
     }
@@ -150,7 +156,9 @@ static void *ring_take(struct pl_inject *q)
 
 void pl_inject_put(struct pl_inject *q, void *item)
 {
-    /* Keep FIFO-ish order: once items overflow, later ones follow them. */
+    /* Keep FIFO-ish order: once items overflow, later ones follow them.
+     * relaxed: a hint; whichever way a stale count sends the item, it is
+     * in the ring or the list, both of which takers look at. */
     if (atomic_load_explicit(&q->overflow_count, memory_order_relaxed) == 0 && ring_put(q, item))
         return;
     overflow_put(q, item);
@@ -161,6 +169,10 @@ void *pl_inject_take(struct pl_inject *q)
     void *item = ring_take(q);
     if (item != NULL)
         return item;
+    /* relaxed: a hint that saves the lock when the list is empty. A stale
+     * 0 misses an item only for this take: its producer's notify follows
+     * the put, and the parker's re-check after its RMW on the lot state
+     * (pl_inject_maybe_nonempty) sees the count (park.c). */
     if (atomic_load_explicit(&q->overflow_count, memory_order_relaxed) != 0)
         return overflow_take(q);
     return NULL;

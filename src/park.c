@@ -67,6 +67,7 @@ void pl_lot_prepare(struct pl_lot *lot, struct pl_parker *p, bool was_searching,
     /* acq_rel: the parker's half of the Dekker handshake (file comment). */
     atomic_fetch_add_explicit(&lot->state, delta, memory_order_acq_rel);
     pthread_mutex_unlock(&lot->lock);
+    /* relaxed: a statistics counter (plait_stats.parks). */
     atomic_fetch_add_explicit(&lot->parks, 1, memory_order_relaxed);
 }
 
@@ -124,6 +125,11 @@ static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
     bool declined = false;
     struct pl_parker *p = NULL;
     pthread_mutex_lock(&lot->lock);
+    /* relaxed: only the searcher count is used, as a throttle: the
+     * handshake was done before the call (a fenced notify's RMW; for the
+     * unfenced one, the caller's own deque or earlier RMW, park.h). A searcher seen here that began
+     * after that RMW finds the work or re-checks after its own prepare; one missed costs a spare
+     * wake-up. The sleepers themselves are read from the idle stack. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     /* Re-check under the lock: another notifier may have woken the last
      * sleeper, or a searcher may have appeared. The idle stack is at most
@@ -143,6 +149,7 @@ static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
     }
     pthread_mutex_unlock(&lot->lock);
     if (p != NULL) {
+        /* relaxed: a statistics counter (plait_stats.wakeups). */
         atomic_fetch_add_explicit(&lot->wakeups, 1, memory_order_relaxed);
         pl_parker_wake(p);
     }

@@ -57,8 +57,13 @@
 
 int pl_foreign_begin(struct plait_pool *pool)
 {
+    /* seq_cst, the RMW and the load: the submitter's side of the
+     * store-buffering pair with destroy's exchange of shutting_down and
+     * its load of foreign_active (file comment). */
     atomic_fetch_add_explicit(&pool->foreign_active, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst)) {
+        /* release: our last access to the pool; destroy's final acquire
+         * of foreign_active outwaits it before the handle's unref. */
         atomic_fetch_sub_explicit(&pool->foreign_active, 1, memory_order_release);
         return ESHUTDOWN;
     }
@@ -85,6 +90,7 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
      * notice the work. */
     t->flags |= PL_TASK_INJECTED;
     if (w == NULL || w->pool != pool)
+        /* relaxed: a statistics counter (plait_stats.injected). */
         atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
     pl_pool_inject_task(pool, t);
 }
@@ -92,6 +98,8 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
 void pl_pool_inject_task(struct plait_pool *pool, struct plait_task *t)
 {
     PLAIT_ASSERT(t->flags & PL_TASK_INJECTED);
+    /* relaxed: a once-per-group hint; two racing first feeds both store
+     * true and both wake the decliners, which is harmless. */
     bool first_feed = t->group != NULL &&
                       !atomic_load_explicit(&t->group->fed_from_outside, memory_order_relaxed);
     if (first_feed)
@@ -312,8 +320,15 @@ int plait_pool_destroy(plait_pool *pool)
     struct pl_worker *w = pl_tls_worker;
     if (w != NULL && w->pool == pool)
         return EDEADLK;
+    /* seq_cst: destroy's side of the store-buffering pair with
+     * pl_foreign_begin (file comment), and with the idle count of a worker
+     * going to sleep (pl_worker_main); the exchange also elects the one
+     * destroyer. */
     if (atomic_exchange_explicit(&pool->shutting_down, 1, memory_order_seq_cst))
         return EINVAL; /* destroy already began elsewhere */
+    /* seq_cst: the pair's load (above); as an acquire, reading 0 orders
+     * every admitted submitter's push (its pl_foreign_end's release)
+     * before the queue checks below. */
     while (atomic_load_explicit(&pool->foreign_active, memory_order_seq_cst) != 0)
         sched_yield();
     /* Delayed tasks not yet due finish as cancelled (the timer that would
@@ -329,6 +344,12 @@ int plait_pool_destroy(plait_pool *pool)
      * show the task (queued, or taken by a worker not idle). */
     for (;;) {
         bool handed_over = atomic_load_explicit(&pool->delayed, memory_order_acquire) == 0;
+        /* seq_cst: the load of the store-buffering pair with the worker's
+         * increment then load of shutting_down (pl_worker_main): either
+         * we see the last increment or that worker sees shutting_down and
+         * wakes us. As an acquire (the count's RMWs form one release
+         * sequence) it orders each counted worker's last re-check of the
+         * queues before ours. */
         uint32_t idle = atomic_load_explicit(&pool->idle, memory_order_seq_cst);
         if (handed_over && idle == pool->nworkers) {
             bool empty = !pl_inject_maybe_nonempty(&pool->inject);
@@ -371,7 +392,8 @@ int plait_pool_stats(const plait_pool *pool, plait_stats *out)
     if (pool == NULL || out == NULL)
         return EINVAL;
     plait_stats s = {0};
-    /* relaxed: counters, summed into a snapshot. */
+    /* relaxed, every load below: statistics counters, summed into a
+     * snapshot that nothing acts on; each is read once. */
     for (unsigned i = 0; i < pool->nworkers; i++) {
         const struct pl_worker *w = &pool->workers[i];
         s.tasks_succeeded += atomic_load_explicit(&w->n_succeeded, memory_order_relaxed);
@@ -380,6 +402,7 @@ int plait_pool_stats(const plait_pool *pool, plait_stats *out)
         s.steals += atomic_load_explicit(&w->n_steals, memory_order_relaxed);
         s.failed_steals += atomic_load_explicit(&w->n_failed_steals, memory_order_relaxed);
     }
+    /* relaxed: as above. */
     s.tasks_succeeded += atomic_load_explicit(&pool->outside_succeeded, memory_order_relaxed);
     s.tasks_failed += atomic_load_explicit(&pool->outside_failed, memory_order_relaxed);
     s.tasks_cancelled += atomic_load_explicit(&pool->outside_cancelled, memory_order_relaxed);

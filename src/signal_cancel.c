@@ -68,6 +68,7 @@ static void *watch(void *unused)
 /* Under watch_lock. */
 static void watcher_stop(void)
 {
+    /* relaxed: published by the bell's release RMW below. */
     atomic_store_explicit(&stopping, true, memory_order_relaxed);
     /* release: the watcher's acquire of the bell sees stopping. */
     atomic_fetch_add_explicit(&bell, 1, memory_order_release);
@@ -83,6 +84,8 @@ static void after_fork_in_child(void)
     pthread_mutex_init(&watch_lock, NULL);
     live_groups = 0;
     running = false;
+    /* relaxed: the child's only thread; a handler in the child runs on
+     * it too, after this store in its own order. */
     atomic_store_explicit(&asked, NULL, memory_order_relaxed);
 }
 
@@ -97,6 +100,8 @@ int pl_async_group_created(void)
     int err = 0;
     pthread_mutex_lock(&watch_lock);
     if (!running) {
+        /* relaxed: under watch_lock, with no watcher running (the last
+         * one was joined); pthread_create publishes it to the new one. */
         atomic_store_explicit(&stopping, false, memory_order_relaxed);
         /* The watcher never runs a signal handler: it is not where the
          * user's signals should land. */
@@ -152,6 +157,7 @@ int plait_group_cancel_async(plait_group *g)
     /* relaxed: only one asker pushes; the push's release publishes g. */
     if (atomic_compare_exchange_strong_explicit(&g->async_state, &zero, PL_ASYNC_ASKED,
                                                 memory_order_relaxed, memory_order_relaxed)) {
+        /* relaxed: a starting guess for the CAS, which re-reads it. */
         struct plait_group *head = atomic_load_explicit(&asked, memory_order_relaxed);
         do
             g->async_next = head;

@@ -62,6 +62,7 @@ static void returned_push(struct plait_pool *pool, struct plait_task *t)
         pl_free_counted(t, sizeof *t);
         return;
     }
+    /* relaxed: as above; the release CAS below carries it to the taker. */
     atomic_fetch_add_explicit(&pool->returned_n, 1, memory_order_relaxed);
     /* relaxed: a starting guess for the CAS. */
     void *head = atomic_load_explicit(&pool->returned, memory_order_relaxed);

@@ -206,8 +206,12 @@ static void trace_task_end(struct pl_worker *w, struct plait_task *t, int code, 
 
 void pl_obs_task_end_slow(struct pl_worker *w, struct plait_task *t, int code, pl_task_id_fn id)
 {
-    /* relaxed: re-read; the bits that matter are re-checked below. */
-    uint32_t bits = atomic_load_explicit(&w->observe, memory_order_relaxed);
+    /* acquire, not relaxed: this re-read may be the first to see a dump's
+     * clearing of PL_OBS_DUMP (the fast path's acquire read the bit still
+     * set), and then we skip the lock: only acquiring that release orders
+     * the dump's reads of this task before its record is reused
+     * (observe.h). The trace's bit is re-checked in its bracket. */
+    uint32_t bits = atomic_load_explicit(&w->observe, memory_order_acquire);
     if (bits & PL_OBS_DUMP) {
         /* A dump may be reading this chain: let it finish (observe.h). */
         pthread_mutex_lock(&w->obs->lock);
@@ -236,6 +240,7 @@ void pl_obs_parker_sleep(struct pl_worker *w, uint64_t deadline_ns)
     pl_parker_sleep(&w->parker, deadline_ns);
     /* relaxed: as above. */
     atomic_store_explicit(&w->obs->asleep_since, 0, memory_order_relaxed);
+    /* relaxed: as in pl_obs_task_begin. */
     if (atomic_load_explicit(&w->observe, memory_order_relaxed) & PL_OBS_TRACE)
         pl_trace_instant(w, PL_EV_WAKE, 0);
 }
@@ -286,6 +291,7 @@ void pl_trace_foreign_spawn(struct plait_pool *pool, struct plait_task *t, uint6
     const struct plait_group *g = t->group;
     struct pl_trace_ev e = {
         .id = id,
+        /* acquire: as in trace_task_end. */
         .name = g != NULL ? atomic_load_explicit(&g->name, memory_order_acquire) : NULL,
         .ptr = (const void *)t->fn,
         .kind = PL_EV_SPAWN,
@@ -298,6 +304,7 @@ void pl_trace_group_closed(struct pl_worker *w, struct plait_group *g, int resul
 {
     struct plait_pool *pool = g->pool;
     struct pl_trace_ev e = {
+        /* acquire: as in trace_task_end. */
         .name = atomic_load_explicit(&g->name, memory_order_acquire),
         .ptr = g,
         .id = (uint64_t)(int64_t)result,

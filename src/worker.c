@@ -327,11 +327,18 @@ static void fiber_enter(struct pl_worker *w, struct pl_wfiber *wf, bool start)
         pl_fiber_start(wf->f, fiber_body, wf);
     } else {
         w->current = wf->current;
+        /* relaxed, and without wait_enter's lot RMW: the fiber goes
+         * back into waits it entered through wait_enter. A notifier that
+         * reads the old depth takes this worker for one outside any
+         * wait; the injected work it leaves is then seen by the resumed
+         * waits' own looks for work, whose decline clock bounds the delay
+         * (as for may_take_injected's stale reads). */
         atomic_store_explicit(&w->wait_depth, depth + wf->depth, memory_order_relaxed);
         pl_fiber_resume(wf->f);
     }
     w->current = cur;
     w->fiber = outer;
+    /* relaxed: as above (the fiber's waits leave with it). */
     atomic_store_explicit(&w->wait_depth, depth, memory_order_relaxed);
     if (pl_fiber_done(wf->f))
         fiber_put(w, wf);
@@ -343,6 +350,7 @@ static void fiber_suspend(struct pl_worker *w, struct pl_event_node *node)
 {
     struct pl_wfiber *wf = w->fiber;
     wf->current = w->current;
+    /* relaxed: only this thread writes its depth. */
     wf->depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed) - wf->base_depth;
     wf->node = node;
     wf->next = w->suspended;
@@ -556,6 +564,7 @@ static void hand_injected_on(struct plait_pool *pool)
  * worker could take it, must go to one of them (pl_notify_injected). */
 static inline __attribute__((always_inline)) void wait_enter(struct pl_worker *w)
 {
+    /* relaxed: only this worker writes its depth. */
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
     /* relaxed store, published by the RMW below: the store-buffering pair
      * with pl_notify_injected (all_workers_waiting's comment). An RMW on
@@ -930,6 +939,8 @@ void *pl_worker_main(void *arg)
         }
         pl_lot_prepare(lot, &w->parker, searching, PL_PARK_TAKES);
         searching = false;
+        /* acquire: as above; the re-check after prepare, since destroy's
+         * notify_all may have come before it. */
         if (work_visible(w, true) || fiber_ready(w) ||
             atomic_load_explicit(&pool->stop, memory_order_acquire)) {
             /* Searching again, not merely awake: a producer may have
@@ -946,7 +957,11 @@ void *pl_worker_main(void *arg)
          * this parker (their nodes name it). */
         bool idle_now = w->suspended == NULL;
         if (idle_now) {
-            /* seq_cst: destroy reads idle after setting shutting_down. */
+            /* seq_cst, the RMW and the load: the worker's side of the
+             * store-buffering pair with destroy, which sets shutting_down
+             * then reads idle: it sees our increment, or we see the flag
+             * and wake it. The RMW's release half hands destroy our
+             * re-check of the queues (plait_pool_destroy). */
             uint32_t idle = atomic_fetch_add_explicit(&pool->idle, 1, memory_order_seq_cst) + 1;
             if (idle == pool->nworkers &&
                 atomic_load_explicit(&pool->shutting_down, memory_order_seq_cst))
@@ -954,6 +969,10 @@ void *pl_worker_main(void *arg)
         }
         pl_obs_parker_sleep(w, 0);
         if (idle_now)
+            /* seq_cst: as the increment it undoes, in the same total
+             * order as destroy's load of idle; it precedes, in program
+             * order, every take of work by this worker after the sleep.
+             * Once per sleep, the same locked instruction on x86. */
             atomic_fetch_sub_explicit(&pool->idle, 1, memory_order_seq_cst);
         searching = pl_lot_leave(lot, &w->parker);
         spins = 0;

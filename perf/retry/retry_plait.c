@@ -40,8 +40,7 @@ static void work(void)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     do
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
-           RETRY_WORK_US * 1000L);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < RETRY_WORK_US * 1000L);
 }
 
 /* The first attempt of every RETRY_EVERY-th item fails transiently. */
