@@ -101,6 +101,7 @@ static int fail_after_gate(plait_ctx *ctx, void *arg)
 {
     (void)ctx;
     struct tl_gate *gate = arg;
+    atomic_fetch_add_explicit(&gate->started, 1, memory_order_acq_rel);
     TL_SPIN_UNTIL(tl_raised(&gate->open), TL_WAIT_S);
     return EIO;
 }
@@ -125,6 +126,9 @@ Test(group_info, tells_timed_out_from_failed_in_a_collect_all_group, .timeout = 
     g = tl_group(pool, PLAIT_GROUP_COLLECT_ALL);
     cr_assert_eq(plait_go(g, tl_gate_cancellable_task, &gate), 0);
     cr_assert_eq(plait_go(g, fail_after_gate, &fail_gate), 0);
+    /* Both running before the deadline: a task the deadline finds queued
+     * would finish cancelled, never run, and the wait say ETIMEDOUT. */
+    TL_AWAIT(atomic_load(&gate.started) == 1 && atomic_load(&fail_gate.started) == 1);
     TL_ASSERT_CODE(plait_group_set_timeout(g, 1000000), 0);
     TL_AWAIT(info_of(g).timed_out);
     tl_raise(&fail_gate.open);
