@@ -107,6 +107,12 @@ static inline void pl_lot_sync(struct pl_lot *lot)
     atomic_fetch_add_explicit(&lot->state, 0, memory_order_acq_rel);
 }
 
+/* Takes and drops the lot's lock, so that every pl_lot_leave is either
+ * before it (what the leaver did before leaving is visible to the caller
+ * afterwards) or after it (the leaver sees what the caller did before):
+ * for pool destroy's quiescence check (pool.c). */
+void pl_lot_pass(struct pl_lot *lot);
+
 /* Wake every sleeper that declines injected work (a group's first
  * injection may make them accept it). */
 void pl_lot_wake_decliners(struct pl_lot *lot);

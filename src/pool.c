@@ -355,9 +355,23 @@ int plait_pool_destroy(plait_pool *pool)
             bool empty = !pl_inject_maybe_nonempty(&pool->inject);
             for (unsigned i = 0; empty && i < pool->nworkers; i++)
                 empty = pl_deque_size_hint(&pool->workers[i].deque) <= 0;
-            if (empty)
-                break;
-            pl_lot_notify(&pool->lot, PL_WAKE_ANY);
+            if (empty) {
+                /* A worker woken just before may have taken the last job
+                 * between our load of idle and our look at the queues: it
+                 * undoes its idle count, then passes the lot's lock
+                 * (pl_lot_leave), then takes work. Through that lock,
+                 * either its leave came first, and the load below sees
+                 * its count undone, or ours did, and our look at the
+                 * queues came before its take and saw the job. Either
+                 * way not quiet: look again. seq_cst: as the load above. */
+                pl_lot_pass(&pool->lot);
+                uint32_t again = atomic_load_explicit(&pool->idle, memory_order_seq_cst);
+                if (again == pool->nworkers)
+                    break;
+                idle = again;
+            } else {
+                pl_lot_notify(&pool->lot, PL_WAKE_ANY);
+            }
         }
         pl_futex_wait(&pool->idle, idle, pl_now_ns() + 10000000u);
     }
