@@ -177,6 +177,20 @@ static bool all_workers_waiting(const struct plait_pool *pool)
     return true;
 }
 
+/* This worker's wait depth has just gone from 0 to more (its store
+ * before the call): the store-buffering pair with pl_notify_injected
+ * (all_workers_waiting's comment), through an RMW on the lot state rather
+ * than a fence, so that TSan checks it too. If that leaves no worker
+ * outside a wait, injected work (which waiters decline while some worker
+ * could take it) gets a taker. */
+static void entered_outermost_wait(struct pl_worker *w)
+{
+    struct plait_pool *pool = w->pool;
+    pl_lot_sync(&pool->lot);
+    if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
+        pl_lot_notify(&pool->lot, PL_WAKE_ANY);
+}
+
 /* ---- What a wait depends on ------------------------------------------ */
 
 /* Longest chain a walk follows; past it a job counts as not awaited (a
@@ -327,13 +341,13 @@ static void fiber_enter(struct pl_worker *w, struct pl_wfiber *wf, bool start)
         pl_fiber_start(wf->f, fiber_body, wf);
     } else {
         w->current = wf->current;
-        /* relaxed, and without wait_enter's lot RMW: the fiber goes
-         * back into waits it entered through wait_enter. A notifier that
-         * reads the old depth takes this worker for one outside any
-         * wait; the injected work it leaves is then seen by the resumed
-         * waits' own looks for work, whose decline clock bounds the delay
-         * (as for may_take_injected's stale reads). */
+        /* relaxed store, published as wait_enter's is: the fiber goes
+         * back into waits it entered through wait_enter, and when that
+         * takes this worker from outside any wait into one, the same
+         * handshake with pl_notify_injected. */
         atomic_store_explicit(&w->wait_depth, depth + wf->depth, memory_order_relaxed);
+        if (depth == 0 && wf->depth != 0)
+            entered_outermost_wait(w);
         pl_fiber_resume(wf->f);
     }
     w->current = cur;
@@ -566,16 +580,10 @@ static inline __attribute__((always_inline)) void wait_enter(struct pl_worker *w
 {
     /* relaxed: only this worker writes its depth. */
     unsigned depth = atomic_load_explicit(&w->wait_depth, memory_order_relaxed);
-    /* relaxed store, published by the RMW below: the store-buffering pair
-     * with pl_notify_injected (all_workers_waiting's comment). An RMW on
-     * the lot state rather than a fence, so that TSan checks it too. */
+    /* relaxed store, published by entered_outermost_wait's RMW. */
     atomic_store_explicit(&w->wait_depth, depth + 1, memory_order_relaxed);
-    if (depth != 0)
-        return;
-    struct plait_pool *pool = w->pool;
-    pl_lot_sync(&pool->lot);
-    if (pl_inject_maybe_nonempty(&pool->inject) && all_workers_waiting(pool))
-        pl_lot_notify(&pool->lot, PL_WAKE_ANY);
+    if (depth == 0)
+        entered_outermost_wait(w);
 }
 
 static inline void wait_leave(struct pl_worker *w)
