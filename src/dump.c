@@ -55,7 +55,7 @@
 #include "alloc.h"
 #include "json.h"
 #include "membarrier.h"
-#include "observe.h"
+#include "obs_records.h"
 
 PL_TLS struct pl_obs_foreign_note pl_obs_foreign_note;
 
@@ -114,7 +114,6 @@ static void registry_remove(struct pl_pool_observer *po);
 
 void pl_obs_pool_started(struct plait_pool *pool)
 {
-    pl_trace_from_env(pool);
     registry_add(pool->obs);
 }
 
@@ -124,11 +123,6 @@ void pl_obs_pool_stop(struct plait_pool *pool)
     if (po == NULL)
         return;
     registry_remove(po);
-    if (po->file != NULL) {
-        int err = pl_trace_stop(pool, true);
-        if (err != 0)
-            fprintf(stderr, "plait: writing the trace of pool %s: %s\n", pool->name, strerror(err));
-    }
     for (unsigned i = 0; pool->workers != NULL && i < pool->nworkers; i++) {
         struct pl_observer *o = pool->workers[i].obs;
         if (o != NULL) {

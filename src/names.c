@@ -1,6 +1,8 @@
 /*
  * names — group and task names (plait_group_set_name,
- * plait_spawn_options.name), interned.
+ * plait_spawn_options.name), interned; and the other names the trace and
+ * the dump show: functions' (from the dynamic symbol table) and threads'
+ * (their kernel ids).
  *
  * A name is copied (at most PLAIT_NAME_MAX bytes) into a process-wide
  * table and never freed before the process exits, so that a group's name
@@ -11,13 +13,19 @@
  * holds at most PL_NAMES_BYTES bytes of distinct names: past that, a new
  * name is refused with ENOMEM (plait.h says so).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "alloc.h"
-#include "observe.h"
+#include "obs_records.h"
 
 #define PL_NAMES_BYTES (1u << 20)
 
@@ -136,4 +144,31 @@ const char *plait_group_name(const plait_group *g)
 {
     /* acquire: pairs with the store above. */
     return g != NULL ? atomic_load_explicit(&g->name, memory_order_acquire) : NULL;
+}
+
+/* ---- Functions and threads ------------------------------------------- */
+
+/* The calling thread's kernel id, asked of the kernel once per thread. */
+static PL_TLS int my_tid;
+
+int pl_obs_gettid(void)
+{
+    if (my_tid == 0)
+        my_tid = (int)syscall(SYS_gettid);
+    return my_tid;
+}
+
+void pl_obs_gettid_forget(void)
+{
+    my_tid = 0; /* a fork's child is another thread of another process */
+}
+
+const char *pl_obs_fn_name(const void *fn)
+{
+    Dl_info info;
+    /* dladdr takes a data pointer: the cast is how POSIX means it. */
+    if (fn != NULL && dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL &&
+        info.dli_saddr == fn)
+        return info.dli_sname;
+    return NULL;
 }

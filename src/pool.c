@@ -161,6 +161,7 @@ void pl_pool_unref(struct plait_pool *pool)
  * but the pool's record. Every worker is joined (or never started). */
 static void pool_free_parts(struct plait_pool *pool)
 {
+    pl_trace_pool_end(pool);
     pl_obs_pool_stop(pool);
     for (unsigned i = 0; pool->workers != NULL && i < pool->nworkers; i++) {
         struct pl_worker *w = &pool->workers[i];
@@ -308,6 +309,7 @@ int plait_pool_create(plait_pool **out, const plait_pool_options *opts)
     uint32_t r;
     while ((r = atomic_load_explicit(&pool->ready, memory_order_acquire)) < n)
         pl_futex_wait(&pool->ready, r, 0);
+    pl_trace_from_env(pool); /* $PLAIT_TRACE */
     pl_obs_pool_started(pool);
     *out = pool;
     return 0;

@@ -40,33 +40,16 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "json.h"
 #include "membarrier.h"
-#include "observe.h"
-
-/* The calling thread's kernel id, asked of the kernel once per thread. */
-static PL_TLS int my_tid;
-
-int pl_obs_gettid(void)
-{
-    if (my_tid == 0)
-        my_tid = (int)syscall(SYS_gettid);
-    return my_tid;
-}
-
-void pl_obs_gettid_forget(void)
-{
-    my_tid = 0; /* a fork's child is another thread of another process */
-}
+#include "obs_records.h"
 
 /* ---- Recording ----------------------------------------------------------- */
 
@@ -467,16 +450,6 @@ static void l_jstr(struct line *l, const char *s)
     pl_json_escape(s, 200, l_put, l);
 }
 
-const char *pl_obs_fn_name(const void *fn)
-{
-    Dl_info info;
-    /* dladdr takes a data pointer: the cast is how POSIX means it. */
-    if (fn != NULL && dladdr((void *)(uintptr_t)fn, &info) != 0 && info.dli_sname != NULL &&
-        info.dli_saddr == fn)
-        return info.dli_sname;
-    return NULL;
-}
-
 /* pl_obs_fn_name, cached per address (a trace names up to millions). */
 struct sym_cache {
     const void *fn[512];
@@ -822,6 +795,18 @@ int plait_pool_trace_stop(plait_pool *pool)
 
 /* $PLAIT_TRACE: the first pool of the process writes to the path, later
  * ones to path.2, path.3, ... */
+void pl_trace_pool_end(struct plait_pool *pool)
+{
+    struct pl_pool_observer *po = pool->obs;
+    /* Destroy's thread alone touches the session now (the workers are
+     * joined; a plait_pool_trace_stop racing destroy is a misuse). */
+    if (po == NULL || po->file == NULL)
+        return;
+    int err = pl_trace_stop(pool, true);
+    if (err != 0)
+        fprintf(stderr, "plait: writing the trace of pool %s: %s\n", pool->name, strerror(err));
+}
+
 void pl_trace_from_env(struct plait_pool *pool)
 {
     static _Atomic unsigned pools;
