@@ -159,15 +159,26 @@ void pl_deque_trim(struct pl_deque *d)
         d->retired = a;
     }
     /* seq_cst: the other half of the pair; also acquires the thieves'
-     * release decrements (above). */
-    if (atomic_load_explicit(&d->thieves, memory_order_seq_cst) != 0)
-        return; /* a thief may hold a retired buffer: at the next empty pop */
+     * release decrements (above). A thief holds its count for a few
+     * loads: wait that long; one preempted inside its steal defers the
+     * frees to the next empty pop. */
+    for (unsigned spins = 0; atomic_load_explicit(&d->thieves, memory_order_seq_cst) != 0;
+         spins++) {
+        if (spins == 64)
+            return;
+        pl_cpu_relax();
+    }
     while (d->retired != NULL) {
         struct pl_deque_buf *next = d->retired->next_retired;
         pl_free_counted(d->retired, buf_bytes(d->retired));
         d->retired = next;
     }
     d->trim = false;
+    /* An empty pop of a deque that a burst grew is a quiet point for its
+     * worker: hand the burst's memory back now (alloc.h), not only at the
+     * next group or pool destroy, which may be long after (the frees
+     * deferred past a preempted thief come after that group's destroy). */
+    pl_trim_if_due();
 }
 
 enum pl_steal_result pl_deque_steal(struct pl_deque *d, void **item)
