@@ -138,14 +138,11 @@ static inline void pl_ctx_init_child_of(struct plait_ctx *c, struct plait_ctx *p
                                         struct plait_task *task, struct plait_pool *pool,
                                         uint32_t epoch)
 {
-    c->parent = parent;
-    c->task = task;
-    c->pool = pool;
-    atomic_init(&c->cancelled, 0);
-    atomic_init(&c->epoch_ok, epoch);
-    atomic_init(&c->groups_created, 0);
-    atomic_init(&c->cancel_code, 0);
-    c->message = NULL;
+    /* One initialiser, not a store per field: c is not yet visible to any
+     * other thread (a join publishes its frame by the deque's push), so
+     * its atomics need no atomic stores, and the compiler may write the
+     * whole record with a few wide stores. */
+    *c = (struct plait_ctx){.parent = parent, .task = task, .pool = pool, .epoch_ok = epoch};
 }
 
 /* A shield's context, inside parent (plait_shield). Its walk always ends
