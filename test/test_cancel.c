@@ -452,8 +452,13 @@ static int inner_group_with_deadline(plait_ctx *ctx, void *arg)
     int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
     if (r != 0)
         return r;
-    /* Spawn first: a deadline set first could fire before the spawn. */
-    if ((r = plait_go(g, tl_gate_cancellable_task, &a->gate)) == 0)
+    /* Spawn first, and let the other worker start it: a deadline that
+     * found it queued would finish it never run (the gate's saw_cancel
+     * stays 0). */
+    if ((r = plait_go(g, tl_gate_cancellable_task, &a->gate)) == 0 &&
+        !TL_SPIN_UNTIL(atomic_load(&a->gate.started) == 1, TL_WAIT_S))
+        r = ETIME;
+    if (r == 0)
         r = plait_group_set_timeout(g, 20 * 1000000u);
     atomic_store(&a->inner_result, plait_group_wait(g));
     plait_group_destroy(g);

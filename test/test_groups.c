@@ -572,11 +572,11 @@ Test(any_thread, several_waiters_on_one_group_all_get_the_same_value, .timeout =
             cr_assert_not_null(t[i]);
         }
         /* A wait that begins after another returned is refused (EINVAL):
-         * every waiter must be in before the gate opens. Arriving is a
-         * handshake; the last few instructions into the wait are not
-         * observable, hence the sleep. */
+         * every waiter must be in before the gate opens. Arriving says a
+         * waiter is about to call the wait; the dump, that its wait has
+         * begun (a waiter descheduled in between would come in late). */
         TL_AWAIT(atomic_load(&arriving) == FOREIGN + ON_WORKERS);
-        tl_sleep_ms(10);
+        TL_AWAIT(tl_waits_on_group(pool, g) == FOREIGN + ON_WORKERS);
         tl_raise(&gate.open);
         int want = variant ? EIO : 0;
         for (int i = 0; i < FOREIGN; i++)
@@ -722,6 +722,10 @@ Test(any_thread, a_foreign_wait_blocks_without_spinning, .timeout = TL_TIMEOUT)
     atomic_init(&w.waiting, 0);
     pthread_t th = tl_thread(measured_waiter, &w);
     TL_AWAIT(tl_raised(&w.waiting));
+    /* Asleep in its wait (the dump shows a foreign waiter once it sleeps):
+     * a waiter descheduled before its wait would measure a short wait
+     * after the gate opened, mostly CPU. */
+    TL_AWAIT(tl_waits_on_group(pool, g) == 1);
     tl_sleep_ms(300); /* the waiter is blocked all this time */
     tl_raise(&gate.open);
     tl_join_thread(th);

@@ -390,12 +390,14 @@ Test(shield, groups_two_levels_below_the_shield_are_not_cancelled, .timeout = TL
 
 struct own {
     plait_pool *pool;
+    atomic_int sleeper_started;
     int r, sleep_r, cause;
 };
 
 static int own_sleeper(plait_ctx *ctx, void *arg)
 {
     struct own *o = arg;
+    tl_raise(&o->sleeper_started);
     o->sleep_r = plait_sleep(ctx, TL_MINUTE_NS);
     o->cause = plait_cancel_cause(ctx, NULL);
     return o->sleep_r;
@@ -409,7 +411,12 @@ static int own_deadline_inside(plait_ctx *s, void *arg)
     int r = plait_group_create(&g, o->pool, 0);
     if (r != 0)
         return r;
-    if ((r = plait_go(g, own_sleeper, o)) == 0)
+    /* The other worker runs the sleeper before the deadline is set: one
+     * that found it queued would finish it never run (sleep_r, cause
+     * never written). */
+    if ((r = plait_go(g, own_sleeper, o)) == 0 && !tl_wait_flag(&o->sleeper_started, TL_WAIT_S))
+        r = ETIME;
+    if (r == 0)
         r = plait_group_set_timeout(g, 1000000);
     o->r = plait_group_wait(g);
     plait_group_destroy(g);
@@ -442,6 +449,7 @@ Test(shield, a_groups_own_deadline_fires_under_a_cancelled_task, .timeout = TL_T
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct own_gate og = {.o = {.pool = pool, .r = -1, .sleep_r = -1, .cause = -1}};
+    atomic_init(&og.o.sleeper_started, 0);
     atomic_init(&og.started, 0);
     plait_task *t = plait_spawn(g, own_gate_task, &og);
     cr_assert_not_null(t);

@@ -19,7 +19,7 @@
  * until U ends, long after C (and with it G) is done. (A wait runs only
  * work its return depends on: worker.c, pl_job_awaited.) */
 struct leap {
-    plait_group *g;
+    _Atomic(plait_group *) g; /* G, once P made it */
     atomic_int c_started, release_c, p_may_wait, u_started, release_u;
     atomic_int p_wait;
 };
@@ -47,6 +47,7 @@ static int leap_p(plait_ctx *ctx, void *arg)
     int r = plait_group_create(&g, plait_ctx_pool(ctx), 0);
     if (r != 0)
         return r;
+    atomic_store(&l->g, g);
     if ((r = plait_go(g, leap_c, l)) != 0)
         return r;
     /* Spin (not wait) until the other worker has stolen C. */
@@ -70,10 +71,14 @@ Test(wait_policy, a_wait_is_not_held_up_by_an_unrelated_task_it_picked_up, .time
     plait_task *u = plait_submit(pool, leap_u, &l); /* queued: both workers are busy */
     cr_assert_not_null(u);
     tl_raise(&l.p_may_wait);
-    tl_sleep_ms(20); /* P is in its wait */
+    /* P is in its wait (the dump shows it): else G could be done before
+     * P waits, and the test would not test. */
+    TL_AWAIT(tl_waits_on_group(pool, atomic_load(&l.g)) == 1);
     tl_raise(&l.release_c);
     /* G is done: P must finish without U being released. */
-    bool p_done = TL_SPIN_UNTIL(plait_task_done(p), 2.0);
+    /* Seconds on a loaded machine, yet short of U's TL_WAIT_S: a wait held
+     * by U still shows. */
+    bool p_done = TL_SPIN_UNTIL(plait_task_done(p), TL_WAIT_S / 2);
     tl_raise(&l.release_u);
     TL_ASSERT_CODE(plait_task_wait(p), 0);
     TL_ASSERT_CODE(plait_task_wait(u), 0);

@@ -423,6 +423,27 @@ static inline char *tl_dump_str(plait_pool *pool, unsigned flags)
     return buf;
 }
 
+/* How many waits on group g the pool's dump shows: workers inside
+ * plait_group_wait(g) and foreign threads asleep in it. A wait shows only
+ * once it has begun (past the check that refuses a wait on a group already
+ * waited), so a waiter seen here gets the group's result: the handshake for
+ * "every waiter is in before the group ends". On the test's thread. */
+static inline size_t tl_waits_on_group(plait_pool *pool, const plait_group *g)
+{
+    char needle[64];
+    int len = snprintf(needle, sizeof needle, "waits on group %p", (const void *)g);
+    char *d = tl_dump_str(pool, 0);
+    size_t n = 0;
+    for (const char *p = d; (p = strstr(p, needle)) != NULL; p += len) {
+        char next = p[len];
+        /* Not a longer address that starts with this one. */
+        if (!((next >= '0' && next <= '9') || (next >= 'a' && next <= 'f')))
+            n++;
+    }
+    free(d);
+    return n;
+}
+
 /* Assert a plait call's result, naming both codes on failure. */
 #define TL_ASSERT_CODE(expr, want)                                                                 \
     do {                                                                                           \

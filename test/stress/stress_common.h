@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -187,6 +188,20 @@ static inline void st_sleep_ns(uint64_t ns)
                           .tv_nsec = (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* Waits (yielding) until *flag is non-zero; false after secs. The
+ * drivers' handshake: a task raises a flag, the driver waits for it,
+ * rather than sleeping and assuming. */
+static inline bool st_wait_flag(_Atomic int *flag, double secs)
+{
+    uint64_t t0 = st_now_ns();
+    while (!atomic_load_explicit(flag, memory_order_acquire)) {
+        if (st_now_ns() - t0 > (uint64_t)(secs * 1e9))
+            return atomic_load_explicit(flag, memory_order_acquire) != 0;
+        sched_yield();
+    }
+    return true;
 }
 
 static inline uint64_t st_seed_from_time(void)

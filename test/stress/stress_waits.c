@@ -366,9 +366,12 @@ static void herd(void)
            "worst %.3f ms; CPU per wait avg %.3f ms, worst %.3f ms\n",
            WAITERS, ROUNDS, lsum / n / 1e6, lmax / 1e6, csum / n / 1e6, cmax / 1e6);
     /* Generous bounds: a woken waiter that spins on one CPU costs the
-     * setter's timeslices (14 ms CPU on average, 162 ms worst latency). */
+     * setter's timeslices (14 ms CPU on average, 162 ms worst latency).
+     * The CPU is what tells a spinning waiter: the latency also grows
+     * with whatever else shares that CPU, so its bound is of seconds. */
     CHECK(cmax < (ST_SANITIZED ? 20000000u : 2000000u), "worst CPU per wait %.3f ms", cmax / 1e6);
-    CHECK(lmax < (ST_SANITIZED ? 200000000u : 50000000u), "worst latency %.3f ms", lmax / 1e6);
+    CHECK(lmax < (ST_SANITIZED ? 5000000000ull : 2000000000ull), "worst latency %.3f ms",
+          lmax / 1e6);
 }
 
 int main(void)

@@ -61,8 +61,10 @@ static int local_parent(plait_ctx *ctx, void *arg)
     uint64_t t0 = st_now_ns();
     int r = plait_go(g, local_child, l);
     CHECK(r == 0, "go %d", r);
-    /* Busy, not sleeping: only the spawn's notify can bring a sibling. */
-    uint64_t limit = t0 + (ST_SANITIZED ? 2000 : 200) * 1000000ull;
+    /* Busy, not sleeping: only the spawn's notify can bring a sibling.
+     * Seconds: a woken worker may wait that long for a core on a loaded
+     * machine; a lost wake-up leaves it asleep for good. */
+    uint64_t limit = t0 + (ST_SANITIZED ? 10000 : 2000) * 1000000ull;
     while (!atomic_load_explicit(&l->started, memory_order_acquire) && st_now_ns() < limit)
         ;
     uint64_t dt = st_now_ns() - t0;
