@@ -375,23 +375,34 @@ static void fiber_suspend(struct pl_worker *w, struct pl_event_node *node)
 }
 
 /* Resumes one suspended fiber that may go on; false if none. */
-static __attribute__((noinline)) bool resume_ready_slow(struct pl_worker *w)
+/* A suspended fiber whose event was released, taken off the list, or
+ * NULL. */
+static __attribute__((noinline)) struct pl_wfiber *take_ready_fiber(struct pl_worker *w)
 {
     for (struct pl_wfiber **pp = &w->suspended; *pp != NULL; pp = &(*pp)->next) {
         struct pl_wfiber *wf = *pp;
         if (pl_event_released(wf->node)) {
             *pp = wf->next;
             w->nsuspended--;
-            fiber_enter(w, wf, false);
-            return true;
+            return wf;
         }
     }
-    return false;
+    return NULL;
 }
 
-static inline bool resume_ready(struct pl_worker *w)
+static void search_found(struct pl_worker *w);
+
+/* Resumes wf, ending a search of ours first: the fiber may run for long,
+ * and a searcher that still counted meanwhile would hold back every
+ * producer's wake-up (park.h: a notify wakes nobody while someone
+ * searches), leaving work that sleeping workers could run unseen. */
+static void resume_fiber(struct pl_worker *w, struct pl_wfiber *wf, bool *searching)
 {
-    return pl_unlikely(w->suspended != NULL) && resume_ready_slow(w);
+    if (*searching) {
+        *searching = false;
+        search_found(w);
+    }
+    fiber_enter(w, wf, false);
 }
 
 static bool fiber_ready(const struct pl_worker *w)
@@ -735,10 +746,11 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
             spins = 0;
             continue;
         }
-        if (pl_unlikely(w->suspended != NULL) && fiber_ready(w)) {
+        struct pl_wfiber *ready = pl_unlikely(w->suspended != NULL) ? take_ready_fiber(w) : NULL;
+        if (ready != NULL) {
             if (j != NULL)
                 set_aside(w, j); /* not held out of sight while the fiber runs */
-            resume_ready(w);
+            resume_fiber(w, ready, &searching);
             spins = 0;
             continue;
         }
@@ -920,7 +932,9 @@ void *pl_worker_main(void *arg)
     unsigned spins = 0;
     const unsigned rounds = idle_rounds(pool->nworkers);
     for (;;) {
-        if (resume_ready(w)) {
+        struct pl_wfiber *ready = pl_unlikely(w->suspended != NULL) ? take_ready_fiber(w) : NULL;
+        if (ready != NULL) {
+            resume_fiber(w, ready, &searching);
             spins = 0;
             continue;
         }
