@@ -3,6 +3,8 @@
  * failure messages, results, cancellable sleeps. What cancellation means
  * is cancel.h's.
  */
+#include "ctx.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,17 +33,21 @@ static char *format_message(const char *fmt, va_list ap)
     return s;
 }
 
+void pl_ctx_set_message(struct plait_ctx *c, const char *fmt, va_list ap)
+{
+    char *s = format_message(fmt, ap);
+    pl_free(c->message);
+    c->message = s;
+}
+
 int plait_fail(plait_ctx *ctx, int code, const char *fmt, ...)
 {
     if (ctx == NULL || fmt == NULL)
         return code;
     va_list ap;
     va_start(ap, fmt);
-    char *s = format_message(fmt, ap);
+    pl_ctx_set_message(ctx, fmt, ap);
     va_end(ap);
-    /* Out of memory: the task still fails with code, without a message. */
-    pl_free(ctx->message);
-    ctx->message = s;
     return code;
 }
 

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "cancel.h"
+#include "ctx.h"
 #include "task.h"
 #include "worker.h"
 
@@ -133,18 +134,10 @@ int plait_fail_item(plait_ctx *ctx, size_t item, int code, const char *fmt, ...)
     if (ctx == NULL)
         return code;
     if (fmt != NULL) {
-        va_list ap, ap2;
+        va_list ap;
         va_start(ap, fmt);
-        va_copy(ap2, ap);
-        int n = vsnprintf(NULL, 0, fmt, ap2);
-        va_end(ap2);
-        char *s = n >= 0 ? pl_malloc((size_t)n + 1) : NULL;
-        if (s != NULL)
-            vsnprintf(s, (size_t)n + 1, fmt, ap);
+        pl_ctx_set_message(ctx, fmt, ap); /* plait_fail's */
         va_end(ap);
-        /* Out of memory: the task still fails with code and item. */
-        pl_free(ctx->message);
-        ctx->message = s;
     }
     if (ctx->task != NULL)
         /* relaxed: read by the task's end on this thread, or after the
