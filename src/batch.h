@@ -31,6 +31,7 @@
 
 #include <limits.h>
 
+#include "cancel.h"
 #include "core.h"
 #include "futex.h"
 
@@ -77,6 +78,18 @@ static inline void pl_cancel_reason(struct plait_group *g, uint32_t reason)
     uint32_t none = PLAIT_CANCEL_NONE;
     atomic_compare_exchange_strong_explicit(&g->cancel_reason, &none, reason, memory_order_relaxed,
                                             memory_order_relaxed);
+}
+
+/* Cancels g for reason (PLAIT_CANCEL_*) and wakes its blocked spawners:
+ * plait_group_cancel's, a failure's (group.c) and a signal's request
+ * (signal_cancel.c). */
+static inline void pl_group_cancel_for(struct plait_group *g, uint32_t reason)
+{
+    pl_cancel_reason(g, reason);
+    pl_group_cancel(g);
+    /* After the flag: a blocked spawner that acquires the slots word
+     * after this RMW sees it (above). */
+    pl_slot_wake_all(g);
 }
 
 #endif

@@ -19,15 +19,6 @@
 
 #define PL_GROUP_CACHE_MAX 1024
 
-void pl_group_cancel_for(struct plait_group *g, uint32_t reason)
-{
-    pl_cancel_reason(g, reason);
-    pl_group_cancel(g);
-    /* After the flag: a blocked spawner that acquires the slots word
-     * after this RMW sees it (batch.h). */
-    pl_slot_wake_all(g);
-}
-
 void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id,
                         size_t item)
 {

@@ -50,8 +50,4 @@ static inline bool pl_pending_add(struct plait_group *g)
 void pl_group_add_error(struct plait_group *g, int code, char *message, uint64_t task_id,
                         size_t item);
 
-/* Cancels g for reason (PLAIT_CANCEL_*), and wakes its blocked spawners
- * (batch.h). */
-void pl_group_cancel_for(struct plait_group *g, uint32_t reason);
-
 #endif

@@ -29,14 +29,6 @@ static bool running;
 static pthread_t watcher;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void cancel_asked(struct plait_group *g)
-{
-    /* As plait_group_cancel (group.c's pl_group_cancel_for). */
-    pl_cancel_reason(g, PLAIT_CANCEL_CALL);
-    pl_group_cancel(g);
-    pl_slot_wake_all(g);
-}
-
 static void *watch(void *unused)
 {
     (void)unused;
@@ -48,8 +40,8 @@ static void *watch(void *unused)
         /* acquire: pairs with the pushes' release, for their links. */
         struct plait_group *g = atomic_exchange_explicit(&asked, NULL, memory_order_acquire);
         while (g != NULL) {
-            struct plait_group *next = g->async_next; /* before done: g may go */
-            cancel_asked(g);
+            struct plait_group *next = g->async_next;  /* before done: g may go */
+            pl_group_cancel_for(g, PLAIT_CANCEL_CALL); /* as plait_group_cancel */
             /* release: pl_async_group_destroyed's acquire; our last access
              * to g. */
             atomic_store_explicit(&g->async_state, PL_ASYNC_DONE, memory_order_release);
