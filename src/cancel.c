@@ -160,6 +160,8 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
     struct pl_nested_groups *list = task_list(ctx->task);
     uint64_t now = pl_now_ns();
     struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false, .wake = NULL};
+    /* init: r is on our stack; the list lock below publishes it to the
+     * claimers that find it. */
     atomic_init(&r.word, SLEEPING);
     pl_spin_lock(&list->lock);
     /* Under the lock (the section comment above): a flag set before this
@@ -252,6 +254,8 @@ static void count_created(struct pl_nested_groups *list, struct plait_ctx *c, in
 {
     PLAIT_ASSERT(pl_spin_held(&list->lock));
     (void)list;
+    /* relaxed: every writer holds the list lock we hold (registration and
+     * pl_ctx_end), so the lock orders this read after the last write. */
     uint32_t n = atomic_load_explicit(&c->groups_created, memory_order_relaxed);
     PLAIT_ASSERT(delta > 0 || n > 0);
     /* relaxed: the list lock orders the writers; the reader outside it

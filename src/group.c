@@ -82,6 +82,10 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
      * the check so that a creation that sees no shutdown holds the record
      * even if destroy then runs to its end. */
     pl_pool_ref(pool);
+    /* acquire: pairs with destroy's seq_cst exchange; only an early
+     * refusal (nothing read after depends on it): a creation that misses
+     * the flag holds the record by the reference above, and its spawns
+     * meet the flag in pl_foreign_begin's seq_cst pair. */
     if (foreign && atomic_load_explicit(&pool->shutting_down, memory_order_acquire)) {
         pl_pool_unref(pool);
         return ESHUTDOWN;
@@ -98,7 +102,9 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         pl_pool_unref(pool);
         return err;
     }
-    /* Field by field: a memset of the record costs more (rep stos). */
+    /* Field by field: a memset of the record costs more (rep stos).
+     * init, all: g is unseen until *out hands it to the creator, whose
+     * spawns publish it further (the push's release). */
     atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
     atomic_init(&g->wait_result, PL_NO_RESULT);
@@ -145,6 +151,8 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
  * wait begun" sets done. */
 static void begin_wait(struct plait_group *g)
 {
+    /* relaxed: a first guess for the CAS, which re-reads it (and its
+     * failure order: a new guess). */
     size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
     do {
         if (p & PL_PENDING_WAITING)
@@ -163,6 +171,9 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
 {
     if (g == NULL)
         return EINVAL;
+    /* acquire: pairs with the closer's seq_cst RMW of CLOSED; a misuse
+     * check (a wait after the close), nothing read after it depends on
+     * it: relaxed would do. */
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
     struct plait_ctx *cur = pl_current_ctx();
@@ -189,12 +200,16 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
          * than our own task); the group stays open. */
         return EDEADLK;
     }
-    /* The count is final: no task is left to touch the group. */
+    /* The count is final: no task is left to touch the group. relaxed:
+     * the done event's acquire ordered it. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
     /* Every error was recorded before its task's pending decrement, so the
      * done event (acquired above) makes first_error final. The first
-     * waiter to close the group fixes the result; any others read it. */
+     * waiter to close the group fixes the result; any others read it.
+     * acquire: pairs with cancel_tree's seq_cst RMW of CANCELLED (and the
+     * time-out's TIMEDOUT with it): a cancellation after the done event
+     * is not ordered by it. */
     uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
     int r = g->first_error != 0    ? g->first_error
             : (s & PL_G_TIMEDOUT)  ? ETIMEDOUT
@@ -244,6 +259,7 @@ int plait_group_set_limit(plait_group *g, size_t max_pending)
 {
     if (g == NULL || max_pending > PL_LIMIT_MAX)
         return EINVAL;
+    /* acquire: a misuse check, as group_wait's. */
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
     /* relaxed: published to blocked spawners by the wake's release RMW,
@@ -276,6 +292,7 @@ int plait_group_release(plait_group *g)
 {
     if (g == NULL)
         return EINVAL;
+    /* relaxed: a first guess for the CAS, which re-reads it. */
     uint32_t h = atomic_load_explicit(&g->holds, memory_order_relaxed);
     do {
         if (h == 0)
@@ -328,6 +345,8 @@ int plait_group_get_info(const plait_group *g, plait_group_info *out)
     if (i.timed_out)
         i.cancel_reason = PLAIT_CANCEL_DEADLINE;
     else if (i.is_cancelled) {
+        /* relaxed: stored before the CANCELLED we acquired above
+         * (pl_group_cancel_for), as in plait_cancel_cause. */
         uint32_t r = atomic_load_explicit(&g->cancel_reason, memory_order_relaxed);
         i.cancel_reason = r != PLAIT_CANCEL_NONE ? r : PLAIT_CANCEL_ENCLOSING;
     }
@@ -339,6 +358,8 @@ int plait_group_set_timeout(plait_group *g, uint64_t ns)
 {
     if (g == NULL)
         return EINVAL;
+    /* acquire: a misuse check, as group_wait's; the race with a closing
+     * wait is deadline_admit's. */
     if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
         return EINVAL;
     uint64_t deadline = pl_deadline_in(ns);
@@ -352,7 +373,8 @@ size_t plait_group_pending(const plait_group *g)
     if (g == NULL)
         return 0;
     /* A snapshot; until the first wait, the count holds the bias, and it
-     * holds the holds (relaxed: a snapshot, as the count). */
+     * holds the holds. acquire: as plait_group_get_info's (statistics;
+     * it orders the holds read after it, which are relaxed: a snapshot). */
     size_t p = atomic_load_explicit(&g->pending, memory_order_acquire);
     size_t open = (p & PL_PENDING_WAITING) ? p - PL_PENDING_WAITING : p - 1;
     size_t holds = atomic_load_explicit(&g->holds, memory_order_relaxed);
@@ -361,6 +383,8 @@ size_t plait_group_pending(const plait_group *g)
 
 size_t plait_group_errors(const plait_group *g, const plait_error **errors)
 {
+    /* acquire: pairs with the closer's seq_cst RMW of CLOSED, which comes
+     * after its done event's acquire of every error: the array is final. */
     if (g == NULL || !(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
         if (errors != NULL)
             *errors = NULL;
@@ -378,6 +402,9 @@ void plait_group_destroy(plait_group *g)
     struct plait_ctx *cur = pl_current_ctx();
     if (cur != NULL && cur->task->group == g)
         return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
+    /* acquire, both: pairs with the closer's seq_cst RMW of CLOSED: the
+     * wait is over and its writes to the record (deadline removed, result
+     * fixed) happen before our teardown. */
     if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
         pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
         if (plait_group_wait(g) == EDEADLK &&
@@ -387,7 +414,7 @@ void plait_group_destroy(plait_group *g)
     if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
         pl_async_group_destroyed(g); /* the signal watcher is done with it */
     /* Closed: its wait removed the deadline (group_wait), and none can be
-     * set any more. */
+     * set any more. relaxed: seen by us or acquired above. */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_nested_unregister(g, cur);
     pl_obs_group_destroyed(g);

@@ -125,7 +125,9 @@ int plait_group_for(plait_group *g, size_t begin, size_t end, size_t grain, plai
     l->grain = pl_loop_grain(g->pool, end - begin, grain);
     l->task_flags = 0;
     l->on_heap = true;
-    atomic_init(&l->refs, 1); /* the root chunk's; a failed spawn drops it */
+    /* init: the root chunk's; a failed spawn drops it. l is unseen until
+     * the spawn publishes it (the push's release). */
+    atomic_init(&l->refs, 1);
     return pl_loop_spawn(g, l, begin, end);
 }
 

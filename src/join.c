@@ -81,6 +81,9 @@ static __attribute__((noinline, cold)) int join_slow(struct pl_worker *w, struct
         if (j == NULL) {
             /* Stolen (or run by a wait nested in b): wait for it, stealing
              * from the thief first (leapfrogging). */
+            /* relaxed: a victim hint (run_stolen's store); a stale -1
+             * only makes the wait pick its victims as usual, and the done
+             * event, not this, is what the wait relies on. */
             struct pl_awaited awaited = {w->pool,
                                          atomic_load_explicit(&f->thief, memory_order_relaxed),
                                          NULL, &f->ctx, NULL};
@@ -195,6 +198,7 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     pl_ctx_init_child_of(&f.ctx, ctx, task, pool, epoch);
     pl_ctx_init_child_of(&f.cb, ctx, task, pool, epoch);
     pl_event_init(&f.done);
+    /* init: before the push, whose release publishes f to a thief. */
     atomic_init(&f.thief, -1);
 
     if (pl_unlikely(pl_deque_push(&w->deque, &f.job) != 0))

@@ -153,7 +153,8 @@ int plait_group_cancel_async(plait_group *g)
         struct plait_group *head = atomic_load_explicit(&asked, memory_order_relaxed);
         do
             g->async_next = head;
-        /* release: the link and the state reach the watcher's take. */
+        /* release: the link and the state reach the watcher's take;
+         * relaxed on failure: a new guess. */
         while (!atomic_compare_exchange_weak_explicit(&asked, &head, g, memory_order_release,
                                                       memory_order_relaxed));
         /* release: pairs with the watcher's acquire of the bell. */

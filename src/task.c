@@ -27,7 +27,11 @@ static uint64_t task_id(struct plait_task *t)
     uint64_t id = atomic_load_explicit(&t->id, memory_order_relaxed);
     if (id != 0)
         return id;
+    /* relaxed: only uniqueness matters, which the RMWs on one word give
+     * in any order. */
     uint64_t fresh = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    /* relaxed, both: the value is all that travels; a loser adopts the
+     * winner's (an id number wasted, never two ids). */
     if (atomic_compare_exchange_strong_explicit(&t->id, &id, fresh, memory_order_relaxed,
                                                 memory_order_relaxed))
         return fresh;
@@ -70,7 +74,9 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
         t->job.owner = g;
     } else {
         t->job.owner = &t->ctx;
-        atomic_init(&t->waiter, NULL); /* read for lone tasks only */
+        /* init: read for lone tasks only; a fresh record, unseen until
+         * the push or injection publishes it (release). */
+        atomic_init(&t->waiter, NULL);
     }
     t->flags = flags;
     t->fn = fn;
@@ -78,6 +84,8 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->group = g;
     pl_ctx_init_root(&t->ctx, t, pool);
     pl_event_init(&t->done);
+    /* init, these: a fresh record, unseen by others until the push or
+     * injection publishes it with its release. */
     atomic_init(&t->refs, (flags & PL_TASK_HANDLE) ? 2 : 1);
     atomic_init(&t->cancelling, 0);
     t->code = 0;
@@ -99,6 +107,8 @@ static inline __attribute__((always_inline)) void count_outcome(struct plait_tas
         _Atomic uint64_t *c = code == 0           ? &pool->outside_succeeded
                               : code == ECANCELED ? &pool->outside_cancelled
                                                   : &pool->outside_failed;
+        /* relaxed: a statistics count (plait_pool_stats sums a snapshot);
+         * it publishes nothing. */
         atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
     }
 }
@@ -246,7 +256,9 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
         if (try_only)
             return EAGAIN;
         if (local) {
-            /* Caller runs: over the limit, never blocking a worker. */
+            /* Caller runs: over the limit, never blocking a worker.
+             * acq_rel: a link of batch.h's RMW chain, as the CAS above;
+             * its give continues the release sequence. */
             atomic_fetch_add_explicit(&g->slots, 1, memory_order_acq_rel);
             *took = true;
             *inline_run = true;
@@ -255,6 +267,9 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
         /* relaxed: a cancellation seen late is seen at the next poll. */
         if (atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED)
             return ECANCELED;
+        /* acquire: pairs with destroy's seq_cst exchange; nothing read
+         * after depends on it (a poll, as the cancellation above; relaxed
+         * would do): the refusal's correctness is pl_foreign_begin's. */
         if (atomic_load_explicit(&g->pool->shutting_down, memory_order_acquire))
             return ESHUTDOWN;
         if (!(s & PL_SLOTS_SLEEPERS)) {
@@ -267,6 +282,8 @@ static int slot_take(struct plait_group *g, bool local, bool try_only, bool *too
         }
         pl_futex_wait(&g->slots, s, pl_now_ns() + PL_SLOT_POLL_NS);
         *slept = true;
+        /* acquire: as the first load: the waker's release RMW on slots
+         * (pl_slot_give, set_limit's wake) came before its futex wake. */
         s = atomic_load_explicit(&g->slots, memory_order_acquire);
     }
 }
@@ -280,6 +297,8 @@ static __attribute__((noinline)) uint64_t limited_spawn(struct plait_group *g, b
 {
     bool took = false, inline_run = false, slept = false;
     int err = slot_take(g, local, try_only, &took, &inline_run, &slept);
+    /* acquire: pairs with cancel_tree's seq_cst RMW of CANCELLED (flags
+     * last), as spawn's check of state. */
     if (err == 0 && slept &&
         (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)) {
         /* Cancelled while we slept (the slot may be the one a cancelled
@@ -347,6 +366,10 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         err = EINVAL;
         goto fail;
     }
+    /* acquire: pairs with plait_group_set_limit's release RMW of LIMITED,
+     * which publishes g->limit to slot_take, and with cancel_tree's of
+     * CANCELLED (flags last). CLOSED is a misuse check (a spawn after the
+     * wait), for which relaxed would do. */
     uint32_t state = atomic_load_explicit(&g->state, memory_order_acquire);
     if (state & PL_G_CLOSED) {
         err = EINVAL;
@@ -383,7 +406,8 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         }
         count_outcome(t, ECANCELED);
         t->code = ECANCELED;
-        /* Only the handle refers to it: no scheduler reference. */
+        /* Only the handle refers to it: no scheduler reference. relaxed:
+         * t is not yet seen by anyone (the handle is returned below). */
         atomic_store_explicit(&t->refs, 1, memory_order_relaxed);
         if (drop != NULL)
             drop(arg); /* the task is over */
