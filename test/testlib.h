@@ -312,6 +312,18 @@ static inline plait_group *tl_group(plait_pool *pool, unsigned flags)
     return g;
 }
 
+/* A group whose one task holds a worker at the gate: on a one-worker pool,
+ * what is spawned next stays queued until the test opens the gate. Inits
+ * the gate; the caller opens it, then waits for and destroys the group. */
+static inline plait_group *tl_busy_group(plait_pool *pool, struct tl_gate *gate)
+{
+    tl_gate_init(gate);
+    plait_group *busy = tl_group(pool, 0);
+    cr_assert_eq(plait_go(busy, tl_gate_task, gate), 0);
+    TL_AWAIT(atomic_load(&gate->started) == 1);
+    return busy;
+}
+
 static inline pthread_t tl_thread(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
