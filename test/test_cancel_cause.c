@@ -46,21 +46,28 @@ Test(cancel_cause, none_outside_a_cancellation_and_for_null)
     cr_assert_eq(code, 0);
 }
 
-Test(cancel_cause, task_cancel_is_a_call, .timeout = TL_TIMEOUT)
+/* Spawns body (which runs the probe, directly or below it), cancels that
+ * task once the probe sleeps, and checks the cause the probe saw. */
+static void cancel_task_and_check(plait_fn body, int reason)
 {
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
     probe_init(&p);
-    plait_task *t = plait_spawn(g, probe_task, &p);
+    plait_task *t = plait_spawn(g, body, &p);
     cr_assert_not_null(t);
     TL_AWAIT(tl_raised(&p.started));
     plait_task_cancel(t);
     plait_task_wait(t);
-    check(&p, PLAIT_CANCEL_CALL, 0);
+    check(&p, reason, 0);
     plait_task_release(t);
     plait_group_destroy(g);
     plait_pool_destroy(pool);
+}
+
+Test(cancel_cause, task_cancel_is_a_call, .timeout = TL_TIMEOUT)
+{
+    cancel_task_and_check(probe_task, PLAIT_CANCEL_CALL);
 }
 
 Test(cancel_cause, group_cancel_is_a_call, .timeout = TL_TIMEOUT)
@@ -123,19 +130,7 @@ static int outer_task(plait_ctx *ctx, void *arg)
 
 Test(cancel_cause, through_the_enclosing_task, .timeout = TL_TIMEOUT)
 {
-    plait_pool *pool = tl_pool(2);
-    plait_group *g = tl_group(pool, 0);
-    struct probe p;
-    probe_init(&p);
-    plait_task *t = plait_spawn(g, outer_task, &p);
-    cr_assert_not_null(t);
-    TL_AWAIT(tl_raised(&p.started));
-    plait_task_cancel(t);
-    plait_task_wait(t);
-    check(&p, PLAIT_CANCEL_ENCLOSING, 0);
-    plait_task_release(t);
-    plait_group_destroy(g);
-    plait_pool_destroy(pool);
+    cancel_task_and_check(outer_task, PLAIT_CANCEL_ENCLOSING);
 }
 
 /* plait_join: one branch sleeps, the other fails once the first sleeps. */
