@@ -30,26 +30,41 @@ struct r4 {
     bool cancelled_seen;
 };
 
-/* Creates N and the decoys, waits to be cancelled, then uses N. */
-static int r4_creator(plait_ctx *ctx, void *arg)
+/* Creates the group n the task will use, then the decoys, in that order:
+ * the walk of the creator's list, newest first, meets the decoys first. */
+static int r4_create_groups(plait_pool *pool, plait_group **n, plait_group ***decoys)
 {
-    struct r4 *it = arg;
-    plait_pool *pool = plait_ctx_pool(ctx);
-    plait_group *n, **d = malloc(sizeof *d * R4_DECOYS);
-    if (d == NULL || plait_group_create(&n, pool, 0) != 0)
+    plait_group **d = malloc(sizeof *d * R4_DECOYS);
+    if (d == NULL || plait_group_create(n, pool, 0) != 0)
         return ENOMEM;
     for (int i = 0; i < R4_DECOYS; i++)
         if (plait_group_create(&d[i], pool, 0) != 0)
             return ENOMEM;
+    *decoys = d;
+    return 0;
+}
+
+static void r4_destroy_groups(plait_group *n, plait_group **d)
+{
+    plait_group_destroy(n);
+    for (int i = 0; i < R4_DECOYS; i++)
+        plait_group_destroy(d[i]);
+    free(d);
+}
+
+/* Creates N and the decoys, waits to be cancelled, then uses N. */
+static int r4_creator(plait_ctx *ctx, void *arg)
+{
+    struct r4 *it = arg;
+    plait_group *n, **d;
+    if (r4_create_groups(plait_ctx_pool(ctx), &n, &d) != 0)
+        return ENOMEM;
     tl_raise(&it->ready);
     it->sleep_rc = plait_sleep(ctx, LONG_SLEEP_NS);
     it->cancelled_seen = plait_cancelled(ctx);
     it->go_rc = plait_go(n, tl_count_task, &it->ran);
     it->wait_rc = plait_group_wait(n);
-    plait_group_destroy(n);
-    for (int i = 0; i < R4_DECOYS; i++)
-        plait_group_destroy(d[i]);
-    free(d);
+    r4_destroy_groups(n, d);
     return ECANCELED;
 }
 
@@ -108,21 +123,14 @@ struct r4_deep {
 static int r4_inner(plait_ctx *ctx, void *arg)
 {
     struct r4_deep *it = arg;
-    plait_pool *pool = plait_ctx_pool(ctx);
-    plait_group *m, **d = malloc(sizeof *d * R4_DECOYS);
-    if (d == NULL || plait_group_create(&m, pool, 0) != 0)
+    plait_group *m, **d;
+    if (r4_create_groups(plait_ctx_pool(ctx), &m, &d) != 0)
         return ENOMEM;
-    for (int i = 0; i < R4_DECOYS; i++)
-        if (plait_group_create(&d[i], pool, 0) != 0)
-            return ENOMEM;
     tl_raise(&it->ready);
     it->sleep_rc = plait_sleep(ctx, LONG_SLEEP_NS);
     it->go_rc = plait_go(m, tl_count_task, &it->ran);
     it->wait_rc = plait_group_wait(m);
-    plait_group_destroy(m);
-    for (int i = 0; i < R4_DECOYS; i++)
-        plait_group_destroy(d[i]);
-    free(d);
+    r4_destroy_groups(m, d);
     return ECANCELED;
 }
 
