@@ -270,20 +270,6 @@ static long thread_switches(int tid)
     return v;
 }
 
-static bool thread_asleep(int tid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the state follows "(comm)" */
-    return p != NULL && p[1] == ' ' && p[2] == 'S';
-}
-
 static int sibling_sleeper(plait_ctx *ctx, void *arg)
 {
     tl_raise(arg);
@@ -299,13 +285,13 @@ Test(sleepers, a_cancellation_wakes_only_the_sleepers_it_reaches, .timeout = TL_
     cr_assert_not_null(st);
     TL_AWAIT(tl_raised(&w.sleeping));
     int tid = atomic_load(&w.tid);
-    TL_AWAIT(thread_asleep(tid));
+    TL_AWAIT(tl_thread_asleep(tid));
     long before = thread_switches(tid);
     const int rounds = 40;
     for (int i = 0; i < rounds; i++) {
         /* A group of another pool, and an empty group of the same pool. */
         plait_group *other = tl_group(i % 2 ? p2 : p1, 0);
-        TL_AWAIT(thread_asleep(tid));
+        TL_AWAIT(tl_thread_asleep(tid));
         TL_ASSERT_CODE(plait_group_cancel(other), 0);
         TL_ASSERT_CODE(plait_group_wait(other), ECANCELED);
         plait_group_destroy(other);
@@ -314,12 +300,12 @@ Test(sleepers, a_cancellation_wakes_only_the_sleepers_it_reaches, .timeout = TL_
         plait_task *sib = plait_spawn(s, sibling_sleeper, &up);
         cr_assert_not_null(sib);
         TL_AWAIT(tl_raised(&up));
-        TL_AWAIT(thread_asleep(tid));
+        TL_AWAIT(tl_thread_asleep(tid));
         TL_ASSERT_CODE(plait_task_cancel(sib), 0);
         TL_ASSERT_CODE(plait_task_wait(sib), ECANCELED);
         plait_task_release(sib);
     }
-    TL_AWAIT(thread_asleep(tid));
+    TL_AWAIT(tl_thread_asleep(tid));
     long woken = thread_switches(tid) - before;
     cr_assert_eq(plait_task_done(st), false, "the sleeper left its sleep");
     /* Generous: a stray wake-up or two from the system is not a herd. */

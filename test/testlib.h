@@ -104,6 +104,22 @@ static inline uint64_t tl_thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether thread tid of this process sleeps in the kernel ('S' in its
+ * stat); false when its state cannot be read. */
+static inline bool tl_thread_asleep(int tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the state follows "(comm)" */
+    return p != NULL && p[1] == ' ' && p[2] == 'S';
+}
+
 /* Real sleep, for the few places that need time to pass (measuring idle
  * CPU, letting a deadline expire); never used to order events. */
 static inline void tl_sleep_ms(unsigned ms)
