@@ -259,19 +259,6 @@ Test(spawn_with, out_of_memory_drops, .timeout = TL_TIMEOUT)
     plait_pool_destroy(pool);
 }
 
-struct destroyer {
-    plait_pool *pool;
-    atomic_int done;
-};
-
-static void *destroy_thread(void *p)
-{
-    struct destroyer *d = p;
-    plait_pool_destroy(d->pool);
-    tl_raise(&d->done);
-    return NULL;
-}
-
 Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
@@ -280,9 +267,8 @@ Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TI
     plait_group *g = tl_group(pool, 0);
     cr_assert_eq(plait_go(g, tl_gate_task, &gate), 0);
     TL_AWAIT(atomic_load(&gate.started) == 1);
-    struct destroyer d = {.pool = pool};
-    atomic_init(&d.done, 0);
-    pthread_t th = tl_thread(destroy_thread, &d);
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
     /* Until destroy begins, spawns succeed (and run, and drop, later). */
     /* Enough room that the destroyer starts before the array runs out even
      * on a loaded machine (yielding now and then lets it run). */
@@ -302,7 +288,7 @@ Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TI
     cr_assert_eq(atomic_load(&v[i].dropped), 1, "the refused spawn's arg is dropped");
     cr_assert_eq(atomic_load(&v[i].ran), 0);
     tl_raise(&gate.open);
-    tl_join_thread(th);
+    (void)tl_destroyer_join(&d);
     for (size_t k = 0; k < i; k++)
         cr_assert_eq(atomic_load(&v[k].dropped), 1, "item %zu", k);
     TL_ASSERT_CODE(plait_group_wait(g), 0);
