@@ -30,6 +30,14 @@ static int probe_task(plait_ctx *ctx, void *arg)
     return ECANCELED;
 }
 
+/* Starts a probe in g and waits until it sleeps. */
+static void go_probe(plait_group *g, struct probe *p)
+{
+    probe_init(p);
+    cr_assert_eq(plait_go(g, probe_task, p), 0);
+    TL_AWAIT(tl_raised(&p->started));
+}
+
 static void check(struct probe *p, int reason, int code)
 {
     cr_assert_eq(p->before, PLAIT_CANCEL_NONE, "cause before the cancel: %d", p->before);
@@ -75,9 +83,7 @@ Test(cancel_cause, group_cancel_is_a_call, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     plait_group_cancel(g);
     cr_assert_eq(plait_group_wait(g), ECANCELED);
     check(&p, PLAIT_CANCEL_CALL, 0);
@@ -90,9 +96,7 @@ Test(cancel_cause, a_failing_sibling_gives_its_code, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     cr_assert_eq(plait_go(g, tl_return_task, TL_CODE(EPIPE)), 0);
     cr_assert_eq(plait_group_wait(g), EPIPE);
     check(&p, PLAIT_CANCEL_FAILURE, EPIPE);
@@ -105,9 +109,7 @@ Test(cancel_cause, the_groups_deadline, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     cr_assert_eq(plait_group_set_timeout(g, 1000000), 0);
     cr_assert_eq(plait_group_wait(g), ETIMEDOUT);
     check(&p, PLAIT_CANCEL_DEADLINE, 0);
