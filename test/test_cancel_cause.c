@@ -30,6 +30,14 @@ static int probe_task(plait_ctx *ctx, void *arg)
     return ECANCELED;
 }
 
+/* Starts a probe in g and waits until it sleeps. */
+static void go_probe(plait_group *g, struct probe *p)
+{
+    probe_init(p);
+    cr_assert_eq(plait_go(g, probe_task, p), 0);
+    TL_AWAIT(tl_raised(&p->started));
+}
+
 static void check(struct probe *p, int reason, int code)
 {
     cr_assert_eq(p->before, PLAIT_CANCEL_NONE, "cause before the cancel: %d", p->before);
@@ -46,21 +54,28 @@ Test(cancel_cause, none_outside_a_cancellation_and_for_null)
     cr_assert_eq(code, 0);
 }
 
-Test(cancel_cause, task_cancel_is_a_call, .timeout = TL_TIMEOUT)
+/* Spawns body (which runs the probe, directly or below it), cancels that
+ * task once the probe sleeps, and checks the cause the probe saw. */
+static void cancel_task_and_check(plait_fn body, int reason)
 {
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
     probe_init(&p);
-    plait_task *t = plait_spawn(g, probe_task, &p);
+    plait_task *t = plait_spawn(g, body, &p);
     cr_assert_not_null(t);
     TL_AWAIT(tl_raised(&p.started));
     plait_task_cancel(t);
     plait_task_wait(t);
-    check(&p, PLAIT_CANCEL_CALL, 0);
+    check(&p, reason, 0);
     plait_task_release(t);
     plait_group_destroy(g);
     plait_pool_destroy(pool);
+}
+
+Test(cancel_cause, task_cancel_is_a_call, .timeout = TL_TIMEOUT)
+{
+    cancel_task_and_check(probe_task, PLAIT_CANCEL_CALL);
 }
 
 Test(cancel_cause, group_cancel_is_a_call, .timeout = TL_TIMEOUT)
@@ -68,9 +83,7 @@ Test(cancel_cause, group_cancel_is_a_call, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     plait_group_cancel(g);
     cr_assert_eq(plait_group_wait(g), ECANCELED);
     check(&p, PLAIT_CANCEL_CALL, 0);
@@ -83,9 +96,7 @@ Test(cancel_cause, a_failing_sibling_gives_its_code, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     cr_assert_eq(plait_go(g, tl_return_task, TL_CODE(EPIPE)), 0);
     cr_assert_eq(plait_group_wait(g), EPIPE);
     check(&p, PLAIT_CANCEL_FAILURE, EPIPE);
@@ -98,9 +109,7 @@ Test(cancel_cause, the_groups_deadline, .timeout = TL_TIMEOUT)
     plait_pool *pool = tl_pool(2);
     plait_group *g = tl_group(pool, 0);
     struct probe p;
-    probe_init(&p);
-    cr_assert_eq(plait_go(g, probe_task, &p), 0);
-    TL_AWAIT(tl_raised(&p.started));
+    go_probe(g, &p);
     cr_assert_eq(plait_group_set_timeout(g, 1000000), 0);
     cr_assert_eq(plait_group_wait(g), ETIMEDOUT);
     check(&p, PLAIT_CANCEL_DEADLINE, 0);
@@ -123,19 +132,7 @@ static int outer_task(plait_ctx *ctx, void *arg)
 
 Test(cancel_cause, through_the_enclosing_task, .timeout = TL_TIMEOUT)
 {
-    plait_pool *pool = tl_pool(2);
-    plait_group *g = tl_group(pool, 0);
-    struct probe p;
-    probe_init(&p);
-    plait_task *t = plait_spawn(g, outer_task, &p);
-    cr_assert_not_null(t);
-    TL_AWAIT(tl_raised(&p.started));
-    plait_task_cancel(t);
-    plait_task_wait(t);
-    check(&p, PLAIT_CANCEL_ENCLOSING, 0);
-    plait_task_release(t);
-    plait_group_destroy(g);
-    plait_pool_destroy(pool);
+    cancel_task_and_check(outer_task, PLAIT_CANCEL_ENCLOSING);
 }
 
 /* plait_join: one branch sleeps, the other fails once the first sleeps. */

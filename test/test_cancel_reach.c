@@ -30,26 +30,41 @@ struct r4 {
     bool cancelled_seen;
 };
 
-/* Creates N and the decoys, waits to be cancelled, then uses N. */
-static int r4_creator(plait_ctx *ctx, void *arg)
+/* Creates the group n the task will use, then the decoys, in that order:
+ * the walk of the creator's list, newest first, meets the decoys first. */
+static int r4_create_groups(plait_pool *pool, plait_group **n, plait_group ***decoys)
 {
-    struct r4 *it = arg;
-    plait_pool *pool = plait_ctx_pool(ctx);
-    plait_group *n, **d = malloc(sizeof *d * R4_DECOYS);
-    if (d == NULL || plait_group_create(&n, pool, 0) != 0)
+    plait_group **d = malloc(sizeof *d * R4_DECOYS);
+    if (d == NULL || plait_group_create(n, pool, 0) != 0)
         return ENOMEM;
     for (int i = 0; i < R4_DECOYS; i++)
         if (plait_group_create(&d[i], pool, 0) != 0)
             return ENOMEM;
+    *decoys = d;
+    return 0;
+}
+
+static void r4_destroy_groups(plait_group *n, plait_group **d)
+{
+    plait_group_destroy(n);
+    for (int i = 0; i < R4_DECOYS; i++)
+        plait_group_destroy(d[i]);
+    free(d);
+}
+
+/* Creates N and the decoys, waits to be cancelled, then uses N. */
+static int r4_creator(plait_ctx *ctx, void *arg)
+{
+    struct r4 *it = arg;
+    plait_group *n, **d;
+    if (r4_create_groups(plait_ctx_pool(ctx), &n, &d) != 0)
+        return ENOMEM;
     tl_raise(&it->ready);
     it->sleep_rc = plait_sleep(ctx, LONG_SLEEP_NS);
     it->cancelled_seen = plait_cancelled(ctx);
     it->go_rc = plait_go(n, tl_count_task, &it->ran);
     it->wait_rc = plait_group_wait(n);
-    plait_group_destroy(n);
-    for (int i = 0; i < R4_DECOYS; i++)
-        plait_group_destroy(d[i]);
-    free(d);
+    r4_destroy_groups(n, d);
     return ECANCELED;
 }
 
@@ -108,21 +123,14 @@ struct r4_deep {
 static int r4_inner(plait_ctx *ctx, void *arg)
 {
     struct r4_deep *it = arg;
-    plait_pool *pool = plait_ctx_pool(ctx);
-    plait_group *m, **d = malloc(sizeof *d * R4_DECOYS);
-    if (d == NULL || plait_group_create(&m, pool, 0) != 0)
+    plait_group *m, **d;
+    if (r4_create_groups(plait_ctx_pool(ctx), &m, &d) != 0)
         return ENOMEM;
-    for (int i = 0; i < R4_DECOYS; i++)
-        if (plait_group_create(&d[i], pool, 0) != 0)
-            return ENOMEM;
     tl_raise(&it->ready);
     it->sleep_rc = plait_sleep(ctx, LONG_SLEEP_NS);
     it->go_rc = plait_go(m, tl_count_task, &it->ran);
     it->wait_rc = plait_group_wait(m);
-    plait_group_destroy(m);
-    for (int i = 0; i < R4_DECOYS; i++)
-        plait_group_destroy(d[i]);
-    free(d);
+    r4_destroy_groups(m, d);
     return ECANCELED;
 }
 
@@ -262,20 +270,6 @@ static long thread_switches(int tid)
     return v;
 }
 
-static bool thread_asleep(int tid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the state follows "(comm)" */
-    return p != NULL && p[1] == ' ' && p[2] == 'S';
-}
-
 static int sibling_sleeper(plait_ctx *ctx, void *arg)
 {
     tl_raise(arg);
@@ -291,13 +285,13 @@ Test(sleepers, a_cancellation_wakes_only_the_sleepers_it_reaches, .timeout = TL_
     cr_assert_not_null(st);
     TL_AWAIT(tl_raised(&w.sleeping));
     int tid = atomic_load(&w.tid);
-    TL_AWAIT(thread_asleep(tid));
+    TL_AWAIT(tl_thread_asleep(tid));
     long before = thread_switches(tid);
     const int rounds = 40;
     for (int i = 0; i < rounds; i++) {
         /* A group of another pool, and an empty group of the same pool. */
         plait_group *other = tl_group(i % 2 ? p2 : p1, 0);
-        TL_AWAIT(thread_asleep(tid));
+        TL_AWAIT(tl_thread_asleep(tid));
         TL_ASSERT_CODE(plait_group_cancel(other), 0);
         TL_ASSERT_CODE(plait_group_wait(other), ECANCELED);
         plait_group_destroy(other);
@@ -306,12 +300,12 @@ Test(sleepers, a_cancellation_wakes_only_the_sleepers_it_reaches, .timeout = TL_
         plait_task *sib = plait_spawn(s, sibling_sleeper, &up);
         cr_assert_not_null(sib);
         TL_AWAIT(tl_raised(&up));
-        TL_AWAIT(thread_asleep(tid));
+        TL_AWAIT(tl_thread_asleep(tid));
         TL_ASSERT_CODE(plait_task_cancel(sib), 0);
         TL_ASSERT_CODE(plait_task_wait(sib), ECANCELED);
         plait_task_release(sib);
     }
-    TL_AWAIT(thread_asleep(tid));
+    TL_AWAIT(tl_thread_asleep(tid));
     long woken = thread_switches(tid) - before;
     cr_assert_eq(plait_task_done(st), false, "the sleeper left its sleep");
     /* Generous: a stray wake-up or two from the system is not a herd. */

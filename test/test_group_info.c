@@ -73,10 +73,7 @@ Test(group_info, tasks_cancelled_before_they_ran_are_never_run, .timeout = TL_TI
 {
     plait_pool *pool = tl_pool(1);
     struct tl_gate gate;
-    tl_gate_init(&gate);
-    plait_group *busy = tl_group(pool, 0);
-    cr_assert_eq(plait_go(busy, tl_gate_task, &gate), 0);
-    TL_AWAIT(atomic_load(&gate.started) == 1);
+    plait_group *busy = tl_busy_group(pool, &gate);
     plait_group *g = tl_group(pool, 0);
     for (int k = 0; k < 20; k++)
         cr_assert_eq(plait_go(g, tl_noop_task, NULL), 0);
@@ -181,10 +178,7 @@ Test(group_info, an_error_that_cannot_be_stored_is_counted_lost, .timeout = TL_T
 {
     plait_pool *pool = tl_pool(1);
     struct tl_gate gate;
-    tl_gate_init(&gate);
-    plait_group *busy = tl_group(pool, 0);
-    cr_assert_eq(plait_go(busy, tl_gate_task, &gate), 0);
-    TL_AWAIT(atomic_load(&gate.started) == 1);
+    plait_group *busy = tl_busy_group(pool, &gate);
     plait_group *g = tl_group(pool, PLAIT_GROUP_COLLECT_ALL);
     /* Failures without a message: the only allocation they make is the
      * error array's growth, at the fifth error. */

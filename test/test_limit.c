@@ -221,18 +221,6 @@ Test(limit, a_failure_frees_a_blocked_spawner, .timeout = TL_TIMEOUT)
     plait_pool_destroy(pool);
 }
 
-struct destroyer {
-    plait_pool *pool;
-    int r;
-};
-
-static void *destroy_thread(void *p)
-{
-    struct destroyer *d = p;
-    d->r = plait_pool_destroy(d->pool);
-    return NULL;
-}
-
 Test(limit, a_pool_shutting_down_frees_a_blocked_spawner_with_eshutdown, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
@@ -242,14 +230,13 @@ Test(limit, a_pool_shutting_down_frees_a_blocked_spawner_with_eshutdown, .timeou
     b.g = full_group(pool, &gate, 0);
     pthread_t th = tl_thread(spawn_one, &b);
     TL_AWAIT(tl_raised(&b.calling));
-    struct destroyer d = {.pool = pool, .r = -1};
-    pthread_t dt = tl_thread(destroy_thread, &d);
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
     tl_join_thread(th);
     TL_ASSERT_CODE(b.r, ESHUTDOWN);
     cr_assert_eq(atomic_load(&b.it.dropped), 1);
     tl_raise(&gate.open);
-    tl_join_thread(dt);
-    TL_ASSERT_CODE(d.r, 0);
+    TL_ASSERT_CODE(tl_destroyer_join(&d), 0);
     TL_ASSERT_CODE(plait_group_wait(b.g), 0);
     plait_group_destroy(b.g);
 }

@@ -45,6 +45,13 @@ static struct item *items_new(size_t n)
     return v;
 }
 
+/* Spawns v[0..n) into g, each with the counting drop. */
+static void spawn_items(plait_group *g, struct item *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        TL_ASSERT_CODE(plait_spawn_with(g, run_item, &v[i], &drop_opts, NULL), 0);
+}
+
 static void assert_each_dropped_once(struct item *v, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
@@ -116,15 +123,11 @@ Test(spawn_with, queued_tasks_of_a_cancelled_group_are_dropped_without_running,
 {
     plait_pool *pool = tl_pool(1);
     struct tl_gate gate;
-    tl_gate_init(&gate);
-    plait_group *busy = tl_group(pool, 0);
-    cr_assert_eq(plait_go(busy, tl_gate_task, &gate), 0);
-    TL_AWAIT(atomic_load(&gate.started) == 1);
+    plait_group *busy = tl_busy_group(pool, &gate);
     size_t n = TL_SIZE(1000, 200);
     struct item *v = items_new(n);
     plait_group *g = tl_group(pool, 0);
-    for (size_t i = 0; i < n; i++)
-        TL_ASSERT_CODE(plait_spawn_with(g, run_item, &v[i], &drop_opts, NULL), 0);
+    spawn_items(g, v, n);
     TL_ASSERT_CODE(plait_group_cancel(g), 0);
     tl_raise(&gate.open);
     TL_ASSERT_CODE(plait_group_wait(g), ECANCELED);
@@ -142,15 +145,11 @@ Test(spawn_with, an_unwaited_group_destroyed_drops_its_queued_tasks, .timeout = 
 {
     plait_pool *pool = tl_pool(1);
     struct tl_gate gate;
-    tl_gate_init(&gate);
-    plait_group *busy = tl_group(pool, 0);
-    cr_assert_eq(plait_go(busy, tl_gate_task, &gate), 0);
-    TL_AWAIT(atomic_load(&gate.started) == 1);
+    plait_group *busy = tl_busy_group(pool, &gate);
     size_t n = TL_SIZE(500, 100);
     struct item *v = items_new(n);
     plait_group *g = tl_group(pool, 0);
-    for (size_t i = 0; i < n; i++)
-        TL_ASSERT_CODE(plait_spawn_with(g, run_item, &v[i], &drop_opts, NULL), 0);
+    spawn_items(g, v, n);
     tl_raise(&gate.open);
     plait_group_destroy(g); /* cancels, waits */
     for (size_t i = 0; i < n; i++)
@@ -172,8 +171,7 @@ Test(spawn_with, pool_destroy_runs_and_drops_what_is_queued, .timeout = TL_TIMEO
     size_t n = TL_SIZE(500, 100);
     struct item *v = items_new(n);
     plait_group *g = tl_group(pool, 0);
-    for (size_t i = 0; i < n; i++)
-        TL_ASSERT_CODE(plait_spawn_with(g, run_item, &v[i], &drop_opts, NULL), 0);
+    spawn_items(g, v, n);
     tl_raise(&gate.open);
     plait_task_release(busy);
     /* Destroy runs the queue to completion (and so the drops). */
@@ -261,19 +259,6 @@ Test(spawn_with, out_of_memory_drops, .timeout = TL_TIMEOUT)
     plait_pool_destroy(pool);
 }
 
-struct destroyer {
-    plait_pool *pool;
-    atomic_int done;
-};
-
-static void *destroy_thread(void *p)
-{
-    struct destroyer *d = p;
-    plait_pool_destroy(d->pool);
-    tl_raise(&d->done);
-    return NULL;
-}
-
 Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(2);
@@ -282,9 +267,8 @@ Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TI
     plait_group *g = tl_group(pool, 0);
     cr_assert_eq(plait_go(g, tl_gate_task, &gate), 0);
     TL_AWAIT(atomic_load(&gate.started) == 1);
-    struct destroyer d = {.pool = pool};
-    atomic_init(&d.done, 0);
-    pthread_t th = tl_thread(destroy_thread, &d);
+    struct tl_destroyer d;
+    tl_destroy_in_thread(&d, pool);
     /* Until destroy begins, spawns succeed (and run, and drop, later). */
     /* Enough room that the destroyer starts before the array runs out even
      * on a loaded machine (yielding now and then lets it run). */
@@ -304,7 +288,7 @@ Test(spawn_with, a_spawn_refused_by_a_pool_shutting_down_drops, .timeout = TL_TI
     cr_assert_eq(atomic_load(&v[i].dropped), 1, "the refused spawn's arg is dropped");
     cr_assert_eq(atomic_load(&v[i].ran), 0);
     tl_raise(&gate.open);
-    tl_join_thread(th);
+    (void)tl_destroyer_join(&d);
     for (size_t k = 0; k < i; k++)
         cr_assert_eq(atomic_load(&v[k].dropped), 1, "item %zu", k);
     TL_ASSERT_CODE(plait_group_wait(g), 0);

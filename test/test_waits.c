@@ -410,37 +410,15 @@ static int herd_gated(plait_ctx *ctx, void *arg)
     return tl_wait_flag(&((struct herd *)arg)->gate, TL_WAIT_S) ? 0 : EIO;
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *herd_waiter(void *arg)
 {
     struct herd_arg *a = arg;
     atomic_store(&a->h->tid[a->i], (pid_t)syscall(SYS_gettid));
     atomic_fetch_add(&a->h->ready, 1);
-    uint64_t c0 = thread_cpu_ns();
+    uint64_t c0 = tl_thread_cpu_ns();
     a->h->rc[a->i] = plait_group_wait(a->h->g);
-    a->h->cpu_ns[a->i] = thread_cpu_ns() - c0;
+    a->h->cpu_ns[a->i] = tl_thread_cpu_ns() - c0;
     return NULL;
-}
-
-/* Whether thread tid sleeps in the kernel ('S' in its stat). */
-static bool asleep(pid_t tid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    return p != NULL && p[1] == ' ' && p[2] == 'S';
 }
 
 /* Rule 7 "a wait on a foreign thread blocks without spinning": eight
@@ -468,7 +446,7 @@ Test(herd, foreign_waiters_on_one_cpu_are_released_without_spinning, .timeout = 
         }
         TL_AWAIT(atomic_load(&h.ready) == HERD);
         for (int i = 0; i < HERD; i++) /* all asleep in their wait */
-            TL_AWAIT(asleep(atomic_load(&h.tid[i])));
+            TL_AWAIT(tl_thread_asleep((int)atomic_load(&h.tid[i])));
         tl_raise(&h.gate);
         for (int i = 0; i < HERD; i++) {
             tl_join_thread(th[i]);

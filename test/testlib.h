@@ -104,6 +104,22 @@ static inline uint64_t tl_thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether thread tid of this process sleeps in the kernel ('S' in its
+ * stat); false when its state cannot be read. */
+static inline bool tl_thread_asleep(int tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the state follows "(comm)" */
+    return p != NULL && p[1] == ' ' && p[2] == 'S';
+}
+
 /* Real sleep, for the few places that need time to pass (measuring idle
  * CPU, letting a deadline expire); never used to order events. */
 static inline void tl_sleep_ms(unsigned ms)
@@ -310,6 +326,18 @@ static inline plait_group *tl_group(plait_pool *pool, unsigned flags)
     cr_assert_eq(r, 0, "plait_group_create: %d (%s)", r, strerror(r));
     cr_assert_not_null(g);
     return g;
+}
+
+/* A group whose one task holds a worker at the gate: on a one-worker pool,
+ * what is spawned next stays queued until the test opens the gate. Inits
+ * the gate; the caller opens it, then waits for and destroys the group. */
+static inline plait_group *tl_busy_group(plait_pool *pool, struct tl_gate *gate)
+{
+    tl_gate_init(gate);
+    plait_group *busy = tl_group(pool, 0);
+    cr_assert_eq(plait_go(busy, tl_gate_task, gate), 0);
+    TL_AWAIT(atomic_load(&gate->started) == 1);
+    return busy;
 }
 
 static inline pthread_t tl_thread(void *(*fn)(void *), void *arg)
