@@ -9,6 +9,8 @@
  * beyond the deque's own.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "cancel.h"
@@ -144,6 +146,7 @@ static __attribute__((noinline, cold)) int join_slow(struct pl_worker *w, struct
                                                      struct pl_join_frame *f, struct pl_job *j,
                                                      int rb)
 {
+    w->current = ctx;
     pl_ctx_end(&f->cb);
     for (;;) {
         if (j == &f->job) {
@@ -205,6 +208,15 @@ static __attribute__((noinline, cold)) int join_unpushed(struct pl_worker *w, st
     return join_slow(w, ctx, f, &f->job, rb);
 }
 
+/* pl_stack_low, measured at our frame rather than at
+ * __builtin_frame_address(0), which would cost plait_join a frame pointer
+ * (a register, and its push and pop). f lies below the frame address: the
+ * test is, if anything, earlier. */
+static inline bool frame_low(const struct pl_join_frame *f)
+{
+    return pl_unlikely((uintptr_t)f < pl_stack_limit);
+}
+
 /* Not inline: the refresh of a stale epoch (a cancellation happened
  * somewhere since ctx last looked). */
 static __attribute__((noinline, cold)) void refresh_epoch(struct plait_ctx *ctx)
@@ -237,9 +249,12 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
     f.fn = a;
     f.arg = arg_a;
     pl_ctx_init_child_of(&f.cb, ctx, ctx->task, ctx->pool, epoch);
-    /* init: before the push, whose release publishes f to a thief. */
-    atomic_init(&f.stolen, 0);
-    pl_event_init(&f.done);
+    /* stolen, code, done: zero, which is what pl_event_init makes of done
+     * (should it ever write anything else, call it here). Not atomic
+     * stores (as in pl_ctx_init_child_of): the push's release publishes
+     * them, and one wide store writes all three. */
+    memset(&f.stolen, 0,
+           offsetof(struct pl_join_frame, actx) - offsetof(struct pl_join_frame, stolen));
 
     if (pl_unlikely(pl_deque_push(&w->deque, &f.job) != 0))
         return join_unpushed(w, ctx, &f, b, arg_b);
@@ -251,23 +266,21 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
      * path) or first thing in join_slow. */
     w->current = &f.cb;
     int rb =
-        pl_likely(!pl_stack_low()) ? b(&f.cb, arg_b) : pl_call_on_fresh_stack(w, b, &f.cb, arg_b);
-    w->current = ctx;
+        pl_likely(!frame_low(&f)) ? b(&f.cb, arg_b) : pl_call_on_fresh_stack(w, b, &f.cb, arg_b);
 
     /* One pop: whatever it returns is either our frame or work that must
-     * not be dropped, so join_slow takes it over. */
+     * not be dropped, so join_slow takes it over. w->current stays cb
+     * until a is done: a runs in it (join_slow puts ctx back first). */
     struct pl_job *j = pl_deque_pop(&w->deque);
     if (pl_unlikely(j != &f.job || (rb != 0) | (f.cb.message != NULL)))
         return join_slow(w, ctx, &f, j, rb);
-    /* a inline in cb (the frame's comment). */
-    int ra;
-    if (pl_unlikely(pl_ctx_cancelled(&f.cb))) {
-        ra = ECANCELED;
-    } else {
-        w->current = &f.cb;
-        ra = a(&f.cb, arg_a);
-        w->current = ctx;
-    }
+    /* a inline in cb (the frame's comment). f.fn and f.arg, not a and
+     * arg_a: the frame escaped to the deque, so they are loaded after b
+     * either way, and a and arg_a need no callee-saved registers. */
+    int ra = ECANCELED;
+    if (pl_likely(!pl_ctx_cancelled(&f.cb)))
+        ra = f.fn(&f.cb, f.arg);
+    w->current = ctx;
     pl_ctx_end(&f.cb);
     if (pl_likely(ra == 0) && pl_likely(f.cb.message == NULL) && !pl_ctx_cancelled(ctx))
         return 0;
