@@ -6,7 +6,8 @@
  * not return before a is over (its event is set, and can be left), so the
  * frame outlives every access to it. If a is still in our deque when b
  * returns, we pop it and run it inline, with no atomic read-modify-write
- * beyond the deque's own.
+ * beyond the deque's own, and in b's context: a gets a context of its own
+ * only when it leaves our deque (the frame's comment).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,10 +17,10 @@
 #include "cancel.h"
 #include "worker.h"
 
-/* The frame. Only its head (job, fn, arg, cb, stolen, done) is written
- * before the push. a's context (actx) exists only once a thief (or a
- * wait) takes the frame: run_stolen builds it. Popped back by the joiner,
- * a runs instead in b's finished context cb (a_inline), which is then
+/* The frame. Only its head (job, fn, arg, cb, stolen, code, done) is
+ * written before the push. a's context (actx) exists only once a thief
+ * (or a wait) takes the frame: run_stolen builds it. Popped back by the
+ * joiner, a runs instead in b's finished context cb, which is then
  * exactly what a fresh context of a's would be: a child of ctx that
  * nothing but a stolen a can cancel (so: not cancelled), whose groups
  * pass to ctx at its end like a's would, with no message yet (tested).
@@ -63,7 +64,7 @@ static void build_actx(struct pl_join_frame *f)
                          atomic_load_explicit(&parent->epoch_ok, memory_order_relaxed));
 }
 
-/* a under its own context c (actx, or cb for a_inline). */
+/* a under its context c (actx, or cb when popped back). */
 static inline int run_a_in(struct pl_worker *w, struct pl_join_frame *f, struct plait_ctx *c)
 {
     if (pl_ctx_cancelled(c))
@@ -81,11 +82,13 @@ static void run_stolen(struct pl_worker *w, struct pl_job *job)
 {
     struct pl_join_frame *f = pl_container_of(job, struct pl_join_frame, job);
     build_actx(f);
-    /* acq_rel: the release publishes actx (just built) to a joiner whose
-     * B_FAILED RMW comes after ours, before it cancels actx; the acquire
-     * pairs with the release of that RMW when it came first (then b's
-     * failure is known and a does not run, as if cancelled first). */
-    uint32_t old = atomic_fetch_or_explicit(&f->stolen, w->index + 1, memory_order_acq_rel);
+    /* The two RMWs on stolen (this one, the joiner's B_FAILED) are in one
+     * modification order, so the second sees the first's bit. release:
+     * publishes actx (just built) to a joiner that comes second, which
+     * acquires it before it cancels actx. Coming second ourselves, we need
+     * nothing of the joiner's but the bit: a does not run, as if
+     * cancelled first. */
+    uint32_t old = atomic_fetch_or_explicit(&f->stolen, w->index + 1, memory_order_release);
     int r = (old & PL_JOIN_B_FAILED) ? ECANCELED : run_a_in(w, f, &f->actx);
     f->code = r;
     if (failed(r)) {
@@ -163,12 +166,11 @@ static __attribute__((noinline, cold)) int join_slow(struct pl_worker *w, struct
             return join_result(ctx, &f->actx, &f->cb, ra, rb);
         }
         if (j == NULL) {
-            /* Taken by a thief (or run by a wait nested in b). */
-            /* acq_rel: see run_stolen; relaxed would let a thief that
-             * comes second miss b's failure, or us cancel an actx whose
-             * building we did not see. */
+            /* Taken by a thief (or run by a wait nested in b). acquire:
+             * pairs with run_stolen's release, when it came first, so
+             * that we see the actx it built before we cancel it. */
             uint32_t s = failed(rb) ? atomic_fetch_or_explicit(&f->stolen, PL_JOIN_B_FAILED,
-                                                               memory_order_acq_rel)
+                                                               memory_order_acquire)
                                     : 0;
             if ((s & ~PL_JOIN_B_FAILED) != 0) {
                 /* relaxed: as in run_stolen. */
