@@ -117,10 +117,6 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->nerrors = 0;
     g->errors_cap = PL_GROUP_INLINE_ERRORS;
     g->first_error = 0;
-    g->registry = NULL;
-    g->creator = NULL;
-    g->creator_task = NULL;
-    g->sibling_prev = g->sibling_next = NULL;
     pl_timed_init(&g->deadline, deadline_fire, NULL);
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
@@ -140,8 +136,14 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     atomic_init(&g->waiter, NULL);
 
     struct plait_ctx *cur = w != NULL ? w->current : NULL;
-    if (cur != NULL)
-        pl_nested_register(g, cur);
+    if (cur != NULL) {
+        pl_nested_register(g, cur); /* sets the registration's fields */
+    } else {
+        g->registry = NULL;
+        g->creator = NULL;
+        g->creator_task = NULL;
+        g->sibling_prev = g->sibling_next = NULL;
+    }
     pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
