@@ -105,7 +105,6 @@ struct pl_nested_groups {
     struct pl_sleeper *sleepers; /* doubly linked (cancel.c) */
 };
 
-#define PL_NO_RESULT (-1) /* not a code a wait returns */
 #define PL_PENDING_WAITING ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 /* Group state bits. */
@@ -114,6 +113,10 @@ enum {
     PL_G_TIMEDOUT = 1u << 1,  /* cancel.c, for timer.c: its own deadline fired */
     PL_G_CLOSED = 1u << 2,    /* group.c: a wait returned, no more spawns */
     PL_G_LIMITED = 1u << 3,   /* group.c: a limit is set (spawns take slots) */
+    /* group.c: CANCELLED and TIMEDOUT as they were when CLOSED was set,
+     * by the same RMW: what decides the wait's result. */
+    PL_G_CANCELLED_AT_CLOSE = PL_G_CANCELLED << 4,
+    PL_G_TIMEDOUT_AT_CLOSE = PL_G_TIMEDOUT << 4,
 };
 
 /* group.c: the sleepers bit of a group's slots word. */
@@ -131,7 +134,6 @@ struct plait_group {
     /* task.c: tasks finished, on pending's line (one relaxed RMW). */
     _Atomic uint64_t n_finished;
     _Atomic uint32_t state;
-    _Atomic int wait_result; /* PL_NO_RESULT until the first wait closes the group */
     unsigned flags;          /* PLAIT_GROUP_* */
     struct plait_pool *pool;
     struct pl_event done;

@@ -107,7 +107,6 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
      * spawns publish it further (the push's release). */
     atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
-    atomic_init(&g->wait_result, PL_NO_RESULT);
     g->flags = flags;
     g->pool = pool;
     pl_event_init(&g->done);
@@ -168,6 +167,18 @@ static void begin_wait(struct plait_group *g)
         pl_event_set(&g->done);
 }
 
+/* The wait's result, from a closed group's state word (group_wait). */
+static inline int wait_result(const struct plait_group *g, uint32_t s)
+{
+    _Static_assert(PL_G_CANCELLED_AT_CLOSE == PL_G_CANCELLED << 4 &&
+                       PL_G_TIMEDOUT_AT_CLOSE == PL_G_TIMEDOUT << 4,
+                   "the *_AT_CLOSE bits are the close's copy of CANCELLED and TIMEDOUT");
+    return g->first_error != 0               ? g->first_error
+           : (s & PL_G_TIMEDOUT_AT_CLOSE)   ? ETIMEDOUT
+           : (s & PL_G_CANCELLED_AT_CLOSE) ? ECANCELED
+                                            : 0;
+}
+
 /* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
 static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint64_t timed)
 {
@@ -206,32 +217,39 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
      * the done event's acquire ordered it. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
-    /* Every error was recorded before its task's pending decrement, so the
-     * done event (acquired above) makes first_error final. The first
-     * waiter to close the group fixes the result; any others read it.
-     * acquire: pairs with cancel_tree's seq_cst RMW of CANCELLED (and the
-     * time-out's TIMEDOUT with it): a cancellation after the done event
-     * is not ordered by it. */
+    /* The first waiter to get here closes the group, and the same RMW on
+     * state records whether it was cancelled or timed out at that moment
+     * (the *_AT_CLOSE bits): that, with first_error, is the result, which
+     * a cancel after the close cannot change; the other waiters compute
+     * it from the same word. One RMW, and no waiter ever spins on a closer
+     * preempted halfway. Every error was recorded before its task's
+     * pending decrement, so the done event (acquired above) makes
+     * first_error final. acquire, the load and the CAS's failure: pairs
+     * with cancel_tree's seq_cst RMW of CANCELLED (and the time-out's
+     * TIMEDOUT with it), which the done event does not order, and with
+     * the closer's CAS (its snapshot). seq_cst, the CAS: its release half
+     * is what plait_group_errors (and destroy, and the misuse checks)
+     * acquire with CLOSED; seq_cst against plait_group_set_timeout
+     * (deadline_admit), which sets had_deadline, then reads CLOSED: either
+     * it sees CLOSED and refuses, or the closer's load of had_deadline
+     * below sees it. A waiter that finds CLOSED set by another acquired
+     * the closer's CAS, so its own seq_cst load below comes after that CAS
+     * in the single total order, and sees had_deadline too: each waiter
+     * removes the deadline before it returns, as each did before. */
     uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
-    int r = g->first_error != 0    ? g->first_error
-            : (s & PL_G_TIMEDOUT)  ? ETIMEDOUT
-            : (s & PL_G_CANCELLED) ? ECANCELED
-                                   : 0;
-    /* The first waiter to get here fixes the result (a cancel after the
-     * end could change what a later one computes); the others read it. A
-     * CAS rather than a store after CLOSED: a waiter never spins on a
-     * closer that was preempted in between. acq_rel / acquire: the value
-     * is all that travels. */
-    int none = PL_NO_RESULT;
-    if (!atomic_compare_exchange_strong_explicit(&g->wait_result, &none, r, memory_order_acq_rel,
-                                                 memory_order_acquire))
-        r = none;
-    /* acquire+release: plait_group_errors acquires CLOSED to read the
-     * array. seq_cst: against plait_group_set_timeout (deadline_admit), which
-     * sets had_deadline, then reads CLOSED: either it sees CLOSED and
-     * refuses, or pl_timer_remove below sees had_deadline. */
-    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED))
-        pl_obs_group_closed(pl_tls_worker, g, r); /* once, by the closer */
+    bool closer = false;
+    while (!(s & PL_G_CLOSED)) {
+        uint32_t closed = s | PL_G_CLOSED |
+                          (s & (PL_G_CANCELLED | PL_G_TIMEDOUT)) << 4; /* the *_AT_CLOSE bits */
+        if (atomic_compare_exchange_weak_explicit(&g->state, &s, closed, memory_order_seq_cst,
+                                                  memory_order_acquire)) {
+            s = closed;
+            closer = true;
+        }
+    }
+    int r = wait_result(g, s);
+    if (closer)
+        pl_obs_group_closed(pl_tls_worker, g, r); /* once */
     /* seq_cst: deadline_admit's pair. Spares groups without deadlines the
      * timer's lock. */
     if (atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
