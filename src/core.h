@@ -152,6 +152,12 @@ struct plait_group {
     struct plait_ctx *creator;
     bool shielded;
     struct plait_task *creator_task; /* immutable: whose list it joined */
+    /* group.c, cancel.c: the group holds a reference to its pool's record
+     * (pool.h). Taken at creation, except by a group created in a running
+     * task of its own pool: that task keeps the record alive while the
+     * group is registered with it, and its end (cancel.c) takes the
+     * reference for a group still registered then. */
+    _Atomic bool pool_ref;
     struct plait_group *sibling_prev, *sibling_next;
     /* group.c, timer.c: the deadline's entry (the pool timer's lock). */
     struct pl_timed deadline;
@@ -266,6 +272,17 @@ struct plait_pool {
     PL_CACHE_ALIGNED _Atomic size_t refs;
     struct pl_pool_observer *obs; /* observe.h: trace buffer, root groups, signal dumps */
 };
+
+/* A reference to the pool's record (pool.h), for a caller that holds
+ * another: the handle, a running task of the pool, or a reference. Here,
+ * not in pool.c, so that cancel.c (a floor below) can take one for a
+ * group at its creator task's end. relaxed: the caller's own hold keeps
+ * the record alive; the last drop's acq_rel (pl_pool_unref) orders the
+ * free. */
+static inline void pl_pool_ref(struct plait_pool *pool)
+{
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+}
 
 /* Counter bumps for single-writer counters. */
 static inline void pl_count(_Atomic uint64_t *c)

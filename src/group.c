@@ -78,10 +78,18 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         return EINVAL;
     struct pl_worker *w = pl_tls_worker;
     bool foreign = w == NULL || w->pool != pool;
+    struct plait_ctx *cur = w != NULL ? w->current : NULL;
     /* The group's reference to the pool's record (pool.h), taken before
      * the check so that a creation that sees no shutdown holds the record
-     * even if destroy then runs to its end. */
-    pl_pool_ref(pool);
+     * even if destroy then runs to its end. Not yet by a group created in
+     * a running task of its own pool: the task keeps the record alive,
+     * and the group is registered with it (below) until its destroy or
+     * the task's end, which takes the reference then (cancel.c). So the
+     * group-per-call pattern (created, waited and destroyed in one task)
+     * makes no RMW on the pool's line, which every worker shares. */
+    bool ref_now = foreign || cur == NULL;
+    if (ref_now)
+        pl_pool_ref(pool);
     /* acquire: pairs with destroy's seq_cst exchange; only an early
      * refusal (nothing read after depends on it): a creation that misses
      * the flag holds the record by the reference above, and its spawns
@@ -92,14 +100,16 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     }
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
     if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
-        pl_pool_unref(pool);
+        if (ref_now)
+            pl_pool_unref(pool);
         return ENOMEM;
     }
     int err;
     if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
         if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
             pl_free(g);
-        pl_pool_unref(pool);
+        if (ref_now)
+            pl_pool_unref(pool);
         return err;
     }
     /* Field by field: a memset of the record costs more (rep stos).
@@ -133,8 +143,8 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     atomic_init(&g->async_state, 0);
     g->async_next = NULL;
     atomic_init(&g->waiter, NULL);
+    atomic_init(&g->pool_ref, ref_now);
 
-    struct plait_ctx *cur = w != NULL ? w->current : NULL;
     if (cur != NULL) {
         pl_nested_register(g, cur); /* sets the registration's fields */
     } else {
@@ -437,6 +447,13 @@ void plait_group_destroy(plait_group *g)
      * set any more. relaxed: seen by us or acquired above. */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_nested_unregister(g, cur);
+    /* After the unregistration: if the creator task's end came first, it
+     * took the reference (cancel.c, pl_ctx_end_slow) under the detach
+     * lock, which the unregistration took too, or on this thread; if not,
+     * no reference is taken for the group any more, and nothing below
+     * reads the pool's record but the drop of a reference. acquire: pairs
+     * with that end's release store, whichever way we met it. */
+    bool ref = atomic_load_explicit(&g->pool_ref, memory_order_acquire);
     pl_obs_group_destroyed(g);
     /* Groups nested in this one were unregistered by their creators' ends
      * (every task of this group has finished). */
@@ -451,7 +468,8 @@ void plait_group_destroy(plait_group *g)
         pl_free(g);
     /* Last: the group's reference may be what keeps the pool's record
      * (pool.h), which the timer removal above still read. */
-    pl_pool_unref(pool);
+    if (ref)
+        pl_pool_unref(pool);
     /* A quiet point for what the group's tasks left behind: every one of
      * them has finished (alloc.h). */
     pl_trim_if_due();
