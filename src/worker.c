@@ -903,8 +903,10 @@ static __attribute__((noinline)) int wait_event_untimed(struct pl_event *e,
 }
 
 /* The fast path of an untimed wait on a worker: while the newest job of
- * our own deque is awaited work (a group's own task, pushed just before
- * the wait), run it, as the loop of wait_event would first, and say
+ * our own deque is awaited work (pl_job_awaited: a group's own task, or a
+ * task handle's, pushed just before the wait), run it, as the loop of
+ * wait_event would first (its own pop, or find_job_waiting's test of the
+ * job it popped), and say
  * whether that set the event. It skips only what blocking or declining
  * needs: the loop's state, and the wait depth with its handshake with
  * pl_notify_injected (wait_enter). A depth left at 0 while the job runs
@@ -923,7 +925,7 @@ static inline bool wait_fast(struct pl_worker *w, struct pl_event *e,
     struct pl_job *j = pl_deque_pop(&w->deque);
     if (j == NULL)
         return false;
-    if (j->owner != awaited->target) {
+    if (!pl_job_awaited(j, awaited->target)) {
         set_aside(w, j);
         return false;
     }
@@ -936,7 +938,7 @@ static inline bool wait_fast(struct pl_worker *w, struct pl_event *e,
             break;
         if ((j = pl_deque_pop(&w->deque)) == NULL)
             break;
-        if (j->owner != awaited->target) {
+        if (!pl_job_awaited(j, awaited->target)) {
             set_aside(w, j);
             break;
         }
