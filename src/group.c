@@ -181,12 +181,13 @@ static void begin_wait(struct plait_group *g)
 static inline int wait_result(const struct plait_group *g, uint32_t s)
 {
     _Static_assert(PL_G_CANCELLED_AT_CLOSE == PL_G_CANCELLED << 4 &&
-                       PL_G_TIMEDOUT_AT_CLOSE == PL_G_TIMEDOUT << 4,
+                       PL_G_TIMEDOUT_AT_CLOSE == PL_G_TIMEDOUT << 4 &&
+                       PL_G_TIMEDOUT == PL_G_CANCELLED << 1,
                    "the *_AT_CLOSE bits are the close's copy of CANCELLED and TIMEDOUT");
-    return g->first_error != 0               ? g->first_error
-           : (s & PL_G_TIMEDOUT_AT_CLOSE)   ? ETIMEDOUT
-           : (s & PL_G_CANCELLED_AT_CLOSE) ? ECANCELED
-                                            : 0;
+    /* By the two bits: TIMEDOUT first, then CANCELLED, then success. */
+    static const int by_bits[4] = {0, ECANCELED, ETIMEDOUT, ETIMEDOUT};
+    int first = g->first_error;
+    return first != 0 ? first : by_bits[(s / PL_G_CANCELLED_AT_CLOSE) & 3];
 }
 
 /* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
