@@ -134,7 +134,7 @@ struct plait_group {
     /* task.c: tasks finished, on pending's line (one relaxed RMW). */
     _Atomic uint64_t n_finished;
     _Atomic uint32_t state;
-    unsigned flags;          /* PLAIT_GROUP_* */
+    unsigned flags; /* PLAIT_GROUP_* */
     struct plait_pool *pool;
     struct pl_event done;
     /* cancel.c: groups created by this group's tasks. */

@@ -250,8 +250,8 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
     uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
     bool closer = false;
     while (!(s & PL_G_CLOSED)) {
-        uint32_t closed = s | PL_G_CLOSED |
-                          (s & (PL_G_CANCELLED | PL_G_TIMEDOUT)) << 4; /* the *_AT_CLOSE bits */
+        uint32_t closed =
+            s | PL_G_CLOSED | (s & (PL_G_CANCELLED | PL_G_TIMEDOUT)) << 4; /* the *_AT_CLOSE bits */
         if (atomic_compare_exchange_weak_explicit(&g->state, &s, closed, memory_order_seq_cst,
                                                   memory_order_acquire)) {
             s = closed;

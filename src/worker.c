@@ -906,9 +906,8 @@ static __attribute__((noinline)) int wait_event_untimed(struct pl_event *e,
  * our own deque is awaited work (pl_job_awaited: a group's own task, or a
  * task handle's, pushed just before the wait), run it, as the loop of
  * wait_event would first (its own pop, or find_job_waiting's test of the
- * job it popped), and say
- * whether that set the event. It skips only what blocking or declining
- * needs: the loop's state, and the wait depth with its handshake with
+ * job it popped), and say whether that set the event. It skips only what
+ * blocking or declining needs: the loop's state, and the wait depth with its handshake with
  * pl_notify_injected (wait_enter). A depth left at 0 while the job runs
  * says this worker is not inside a wait, which is true of a worker that
  * runs work rather than blocks: the job's own waits enter from depth 0
