@@ -907,17 +907,18 @@ static __attribute__((noinline)) int wait_event_untimed(struct pl_event *e,
  * task handle's, pushed just before the wait), run it, as the loop of
  * wait_event would first (its own pop, or find_job_waiting's test of the
  * job it popped), and say whether that set the event. It skips only what
- * blocking or declining needs: the loop's state, and the wait depth with its handshake with
- * pl_notify_injected (wait_enter). A depth left at 0 while the job runs
- * says this worker is not inside a wait, which is true of a worker that
- * runs work rather than blocks: the job's own waits enter from depth 0
- * and make the handshake, and if the event is not set after it, the loop
- * makes it before it can decline or sleep. (At a depth above 0 nothing
- * changes: no handshake is due.) What the loop's promises need is kept:
- * the waiter is recorded before anything runs nested (record_waiter, for
- * the walks of pl_job_awaited and the cycle check), and the dump's note
- * matches the job, nested here, to this wait (observe.h). A job that is
- * not awaited goes back to the deque, for the loop's own look. */
+ * blocking or declining needs: the loop's state, and the wait depth with
+ * its handshake with pl_notify_injected (wait_enter). A depth left at 0
+ * while the job runs says this worker is not inside a wait, which is true
+ * of a worker that runs work rather than blocks: the job's own waits enter
+ * from depth 0 and make the handshake, and if the event is not set after
+ * it, the loop makes it before it can decline or sleep. (At a depth above
+ * 0 nothing changes: no handshake is due.) What the loop's promises need
+ * is kept: the waiter is recorded before anything runs nested
+ * (record_waiter, for the walks of pl_job_awaited and the cycle check),
+ * and the dump's note matches the job, nested here, to this wait
+ * (observe.h). A job that is not awaited goes back to the deque, for the
+ * loop's own look. */
 static inline bool wait_fast(struct pl_worker *w, struct pl_event *e,
                              const struct pl_awaited *awaited)
 {
