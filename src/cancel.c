@@ -543,7 +543,17 @@ void pl_ctx_end_slow(struct plait_ctx *c)
                     cancel_tree(g, 0, &wake); /* a late step 2 */
             }
         } else {
-            /* The task is over: the group no longer follows its fate. */
+            /* The task is over: the group no longer follows its fate, and
+             * no longer keeps the pool's record alive for it (core.h,
+             * pool_ref): the group takes a reference of its own, while
+             * the task still runs. relaxed load: only the creation and
+             * this end write it, the creation before the registration
+             * this lock ordered. release: pairs with destroy's acquire
+             * (group.c), which comes after our detach lock. */
+            if (!atomic_load_explicit(&g->pool_ref, memory_order_relaxed)) {
+                pl_pool_ref(g->pool);
+                atomic_store_explicit(&g->pool_ref, true, memory_order_release);
+            }
             unlink_group(list, g);
             g->creator = NULL;
         }

@@ -105,7 +105,6 @@ struct pl_nested_groups {
     struct pl_sleeper *sleepers; /* doubly linked (cancel.c) */
 };
 
-#define PL_NO_RESULT (-1) /* not a code a wait returns */
 #define PL_PENDING_WAITING ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
 /* Group state bits. */
@@ -114,6 +113,10 @@ enum {
     PL_G_TIMEDOUT = 1u << 1,  /* cancel.c, for timer.c: its own deadline fired */
     PL_G_CLOSED = 1u << 2,    /* group.c: a wait returned, no more spawns */
     PL_G_LIMITED = 1u << 3,   /* group.c: a limit is set (spawns take slots) */
+    /* group.c: CANCELLED and TIMEDOUT as they were when CLOSED was set,
+     * by the same RMW: what decides the wait's result. */
+    PL_G_CANCELLED_AT_CLOSE = PL_G_CANCELLED << 4,
+    PL_G_TIMEDOUT_AT_CLOSE = PL_G_TIMEDOUT << 4,
 };
 
 /* group.c: the sleepers bit of a group's slots word. */
@@ -131,8 +134,7 @@ struct plait_group {
     /* task.c: tasks finished, on pending's line (one relaxed RMW). */
     _Atomic uint64_t n_finished;
     _Atomic uint32_t state;
-    _Atomic int wait_result; /* PL_NO_RESULT until the first wait closes the group */
-    unsigned flags;          /* PLAIT_GROUP_* */
+    unsigned flags; /* PLAIT_GROUP_* */
     struct plait_pool *pool;
     struct pl_event done;
     /* cancel.c: groups created by this group's tasks. */
@@ -150,6 +152,12 @@ struct plait_group {
     struct plait_ctx *creator;
     bool shielded;
     struct plait_task *creator_task; /* immutable: whose list it joined */
+    /* group.c, cancel.c: the group holds a reference to its pool's record
+     * (pool.h). Taken at creation, except by a group created in a running
+     * task of its own pool: that task keeps the record alive while the
+     * group is registered with it, and its end (cancel.c) takes the
+     * reference for a group still registered then. */
+    _Atomic bool pool_ref;
     struct plait_group *sibling_prev, *sibling_next;
     /* group.c, timer.c: the deadline's entry (the pool timer's lock). */
     struct pl_timed deadline;
@@ -264,6 +272,17 @@ struct plait_pool {
     PL_CACHE_ALIGNED _Atomic size_t refs;
     struct pl_pool_observer *obs; /* observe.h: trace buffer, root groups, signal dumps */
 };
+
+/* A reference to the pool's record (pool.h), for a caller that holds
+ * another: the handle, a running task of the pool, or a reference. Here,
+ * not in pool.c, so that cancel.c (a floor below) can take one for a
+ * group at its creator task's end. relaxed: the caller's own hold keeps
+ * the record alive; the last drop's acq_rel (pl_pool_unref) orders the
+ * free. */
+static inline void pl_pool_ref(struct plait_pool *pool)
+{
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+}
 
 /* Counter bumps for single-writer counters. */
 static inline void pl_count(_Atomic uint64_t *c)

@@ -78,10 +78,18 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         return EINVAL;
     struct pl_worker *w = pl_tls_worker;
     bool foreign = w == NULL || w->pool != pool;
+    struct plait_ctx *cur = w != NULL ? w->current : NULL;
     /* The group's reference to the pool's record (pool.h), taken before
      * the check so that a creation that sees no shutdown holds the record
-     * even if destroy then runs to its end. */
-    pl_pool_ref(pool);
+     * even if destroy then runs to its end. Not yet by a group created in
+     * a running task of its own pool: the task keeps the record alive,
+     * and the group is registered with it (below) until its destroy or
+     * the task's end, which takes the reference then (cancel.c). So the
+     * group-per-call pattern (created, waited and destroyed in one task)
+     * makes no RMW on the pool's line, which every worker shares. */
+    bool ref_now = foreign || cur == NULL;
+    if (ref_now)
+        pl_pool_ref(pool);
     /* acquire: pairs with destroy's seq_cst exchange; only an early
      * refusal (nothing read after depends on it): a creation that misses
      * the flag holds the record by the reference above, and its spawns
@@ -92,14 +100,16 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     }
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
     if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
-        pl_pool_unref(pool);
+        if (ref_now)
+            pl_pool_unref(pool);
         return ENOMEM;
     }
     int err;
     if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
         if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
             pl_free(g);
-        pl_pool_unref(pool);
+        if (ref_now)
+            pl_pool_unref(pool);
         return err;
     }
     /* Field by field: a memset of the record costs more (rep stos).
@@ -107,7 +117,6 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
      * spawns publish it further (the push's release). */
     atomic_init(&g->pending, 1); /* the wait bias */
     atomic_init(&g->state, 0);
-    atomic_init(&g->wait_result, PL_NO_RESULT);
     g->flags = flags;
     g->pool = pool;
     pl_event_init(&g->done);
@@ -117,10 +126,6 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->nerrors = 0;
     g->errors_cap = PL_GROUP_INLINE_ERRORS;
     g->first_error = 0;
-    g->registry = NULL;
-    g->creator = NULL;
-    g->creator_task = NULL;
-    g->sibling_prev = g->sibling_next = NULL;
     pl_timed_init(&g->deadline, deadline_fire, NULL);
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
@@ -138,10 +143,16 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     atomic_init(&g->async_state, 0);
     g->async_next = NULL;
     atomic_init(&g->waiter, NULL);
+    atomic_init(&g->pool_ref, ref_now);
 
-    struct plait_ctx *cur = w != NULL ? w->current : NULL;
-    if (cur != NULL)
-        pl_nested_register(g, cur);
+    if (cur != NULL) {
+        pl_nested_register(g, cur); /* sets the registration's fields */
+    } else {
+        g->registry = NULL;
+        g->creator = NULL;
+        g->creator_task = NULL;
+        g->sibling_prev = g->sibling_next = NULL;
+    }
     pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
@@ -164,6 +175,19 @@ static void begin_wait(struct plait_group *g)
                                                     memory_order_acq_rel, memory_order_relaxed));
     if (p == 1)
         pl_event_set(&g->done);
+}
+
+/* The wait's result, from a closed group's state word (group_wait). */
+static inline int wait_result(const struct plait_group *g, uint32_t s)
+{
+    _Static_assert(PL_G_CANCELLED_AT_CLOSE == PL_G_CANCELLED << 4 &&
+                       PL_G_TIMEDOUT_AT_CLOSE == PL_G_TIMEDOUT << 4 &&
+                       PL_G_TIMEDOUT == PL_G_CANCELLED << 1,
+                   "the *_AT_CLOSE bits are the close's copy of CANCELLED and TIMEDOUT");
+    /* By the two bits: TIMEDOUT first, then CANCELLED, then success. */
+    static const int by_bits[4] = {0, ECANCELED, ETIMEDOUT, ETIMEDOUT};
+    int first = g->first_error;
+    return first != 0 ? first : by_bits[(s / PL_G_CANCELLED_AT_CLOSE) & 3];
 }
 
 /* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
@@ -204,32 +228,39 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
      * the done event's acquire ordered it. */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
-    /* Every error was recorded before its task's pending decrement, so the
-     * done event (acquired above) makes first_error final. The first
-     * waiter to close the group fixes the result; any others read it.
-     * acquire: pairs with cancel_tree's seq_cst RMW of CANCELLED (and the
-     * time-out's TIMEDOUT with it): a cancellation after the done event
-     * is not ordered by it. */
+    /* The first waiter to get here closes the group, and the same RMW on
+     * state records whether it was cancelled or timed out at that moment
+     * (the *_AT_CLOSE bits): that, with first_error, is the result, which
+     * a cancel after the close cannot change; the other waiters compute
+     * it from the same word. One RMW, and no waiter ever spins on a closer
+     * preempted halfway. Every error was recorded before its task's
+     * pending decrement, so the done event (acquired above) makes
+     * first_error final. acquire, the load and the CAS's failure: pairs
+     * with cancel_tree's seq_cst RMW of CANCELLED (and the time-out's
+     * TIMEDOUT with it), which the done event does not order, and with
+     * the closer's CAS (its snapshot). seq_cst, the CAS: its release half
+     * is what plait_group_errors (and destroy, and the misuse checks)
+     * acquire with CLOSED; seq_cst against plait_group_set_timeout
+     * (deadline_admit), which sets had_deadline, then reads CLOSED: either
+     * it sees CLOSED and refuses, or the closer's load of had_deadline
+     * below sees it. A waiter that finds CLOSED set by another acquired
+     * the closer's CAS, so its own seq_cst load below comes after that CAS
+     * in the single total order, and sees had_deadline too: each waiter
+     * removes the deadline before it returns, as each did before. */
     uint32_t s = atomic_load_explicit(&g->state, memory_order_acquire);
-    int r = g->first_error != 0    ? g->first_error
-            : (s & PL_G_TIMEDOUT)  ? ETIMEDOUT
-            : (s & PL_G_CANCELLED) ? ECANCELED
-                                   : 0;
-    /* The first waiter to get here fixes the result (a cancel after the
-     * end could change what a later one computes); the others read it. A
-     * CAS rather than a store after CLOSED: a waiter never spins on a
-     * closer that was preempted in between. acq_rel / acquire: the value
-     * is all that travels. */
-    int none = PL_NO_RESULT;
-    if (!atomic_compare_exchange_strong_explicit(&g->wait_result, &none, r, memory_order_acq_rel,
-                                                 memory_order_acquire))
-        r = none;
-    /* acquire+release: plait_group_errors acquires CLOSED to read the
-     * array. seq_cst: against plait_group_set_timeout (deadline_admit), which
-     * sets had_deadline, then reads CLOSED: either it sees CLOSED and
-     * refuses, or pl_timer_remove below sees had_deadline. */
-    if (!(atomic_fetch_or_explicit(&g->state, PL_G_CLOSED, memory_order_seq_cst) & PL_G_CLOSED))
-        pl_obs_group_closed(pl_tls_worker, g, r); /* once, by the closer */
+    bool closer = false;
+    while (!(s & PL_G_CLOSED)) {
+        uint32_t closed =
+            s | PL_G_CLOSED | (s & (PL_G_CANCELLED | PL_G_TIMEDOUT)) << 4; /* the *_AT_CLOSE bits */
+        if (atomic_compare_exchange_weak_explicit(&g->state, &s, closed, memory_order_seq_cst,
+                                                  memory_order_acquire)) {
+            s = closed;
+            closer = true;
+        }
+    }
+    int r = wait_result(g, s);
+    if (closer)
+        pl_obs_group_closed(pl_tls_worker, g, r); /* once */
     /* seq_cst: deadline_admit's pair. Spares groups without deadlines the
      * timer's lock. */
     if (atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
@@ -417,6 +448,13 @@ void plait_group_destroy(plait_group *g)
      * set any more. relaxed: seen by us or acquired above. */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
     pl_nested_unregister(g, cur);
+    /* After the unregistration: if the creator task's end came first, it
+     * took the reference (cancel.c, pl_ctx_end_slow) under the detach
+     * lock, which the unregistration took too, or on this thread; if not,
+     * no reference is taken for the group any more, and nothing below
+     * reads the pool's record but the drop of a reference. acquire: pairs
+     * with that end's release store, whichever way we met it. */
+    bool ref = atomic_load_explicit(&g->pool_ref, memory_order_acquire);
     pl_obs_group_destroyed(g);
     /* Groups nested in this one were unregistered by their creators' ends
      * (every task of this group has finished). */
@@ -431,7 +469,8 @@ void plait_group_destroy(plait_group *g)
         pl_free(g);
     /* Last: the group's reference may be what keeps the pool's record
      * (pool.h), which the timer removal above still read. */
-    pl_pool_unref(pool);
+    if (ref)
+        pl_pool_unref(pool);
     /* A quiet point for what the group's tasks left behind: every one of
      * them has finished (alloc.h). */
     pl_trim_if_due();

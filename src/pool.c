@@ -135,12 +135,6 @@ static int parse_threads(unsigned *out)
     return 0;
 }
 
-void pl_pool_ref(struct plait_pool *pool)
-{
-    /* relaxed: the caller's own hold keeps the record alive (file comment). */
-    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
-}
-
 /* Frees the pool's record: nothing refers to it any more. */
 static void pool_free_record(struct plait_pool *pool)
 {

@@ -13,12 +13,16 @@
  * Promise to groups (group.c): the pool's record (struct plait_pool
  * itself, and the timer record, timer.h) lives while a reference to it
  * does. A group takes one at creation (pl_pool_ref: the caller holds the
- * handle, or runs a task of the pool, so the record is alive) and drops it
- * as the last thing its destroy does (pl_pool_unref). plait_pool_destroy
- * frees everything else (workers, queues, record caches, the timer
- * thread) and drops the handle's reference: so a group that outlives its
- * pool may read the pool's flags (shutting_down: ESHUTDOWN for spawns),
- * its timer and its foreign brackets, and nothing more.
+ * handle, or runs a task of the pool, so the record is alive), or, when
+ * created in a running task of the pool, at that task's end if it is still
+ * registered with it then (cancel.c; until then the running task keeps the
+ * record), and drops it as the last thing its destroy does
+ * (pl_pool_unref). plait_pool_destroy frees everything else (workers,
+ * queues, record caches, the timer thread) and drops the handle's
+ * reference, after every worker is joined (so a running task of the pool
+ * keeps the record alive): so a group that outlives its pool may read the
+ * pool's flags (shutting_down: ESHUTDOWN for spawns), its timer and its
+ * foreign brackets, and nothing more.
  */
 #ifndef PLAIT_POOL_H
 #define PLAIT_POOL_H
@@ -33,7 +37,7 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
  * (a delayed task: its flags are not written again). Not counted as
  * injected from outside. */
 void pl_pool_inject_task(struct plait_pool *pool, struct plait_task *t);
-void pl_pool_ref(struct plait_pool *pool);
+/* pl_pool_ref is core.h's (inline). */
 void pl_pool_unref(struct plait_pool *pool);
 
 #endif
