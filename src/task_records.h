@@ -51,13 +51,18 @@ static inline struct plait_task *pl_task_record_alloc(struct plait_pool *pool)
     return pl_likely(t != NULL) ? t : pl_task_record_alloc_slow(pool);
 }
 
-/* Gives a record back (its fields are no longer looked at). */
-static inline void pl_task_record_free(struct plait_task *t)
+/* Gives a record back (its fields are no longer looked at); w: the
+ * calling thread's worker (pl_tls_worker), for a caller that has it. */
+static inline void pl_task_record_free_on(struct pl_worker *w, struct plait_task *t)
 {
-    struct pl_worker *w = pl_tls_worker;
     if (pl_likely(w != NULL) && pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
         return;
     pl_task_record_free_slow(t);
+}
+
+static inline void pl_task_record_free(struct plait_task *t)
+{
+    pl_task_record_free_on(pl_tls_worker, t);
 }
 /* Frees the records in pool's return stack (pool destroy). */
 void pl_task_records_drain(struct plait_pool *pool);
