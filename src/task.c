@@ -149,11 +149,15 @@ static inline __attribute__((always_inline)) void task_init(struct plait_task *t
     t->arg = arg;
     t->group = g;
     t->ctx.pool = pool;
-    /* init, these: a fresh record, unseen by others until the push or
-     * injection publishes it with its release. epoch_ok 0: the epoch
-     * starts at 1, so the first check walks. */
-    atomic_init(&t->ctx.cancelled, 0);
-    atomic_init(&t->ctx.epoch_ok, 0);
+    /* cancelled and epoch_ok 0 (the epoch starts at 1, so the first
+     * check walks): one 8-byte store, not two atomic ones; the record is
+     * unseen by others until the push or injection publishes it with its
+     * release. */
+    _Static_assert(offsetof(struct plait_ctx, epoch_ok) ==
+                       offsetof(struct plait_ctx, cancelled) + sizeof(uint32_t),
+                   "cancelled and epoch_ok adjacent");
+    memset(&t->ctx.cancelled, 0, 2 * sizeof(uint32_t));
+    /* init, these: as above. */
     atomic_init(&t->id, 0);
     atomic_init(&t->fail_item, PLAIT_NO_ITEM);
     if (flags & PL_TASK_HANDLE) {
@@ -630,13 +634,14 @@ static __attribute__((noinline)) int go_refused(struct pl_worker *w, struct plai
 int plait_go(plait_group *group, plait_fn fn, void *arg)
 {
     struct pl_worker *w = pl_tls_worker;
-    if (pl_unlikely(group == NULL || fn == NULL || w == NULL))
+    if (pl_unlikely(w == NULL) || pl_unlikely(group == NULL))
         return go_general(group, fn, arg);
     /* acquire: spawn's load of the state (its comment). */
     uint32_t state = atomic_load_explicit(&group->state, memory_order_acquire);
     struct plait_pool *pool = group->pool;
-    if (pl_unlikely((state & (PL_G_CLOSED | PL_G_LIMITED | PL_G_CANCELLED)) != 0 ||
-                    w->pool != pool || w->task_cache.head == NULL))
+    if (pl_unlikely((state & (PL_G_CLOSED | PL_G_LIMITED | PL_G_CANCELLED)) != 0) ||
+        pl_unlikely(fn == NULL) || pl_unlikely(w->pool != pool) ||
+        pl_unlikely(w->task_cache.head == NULL))
         return go_general(group, fn, arg);
     struct plait_task *t = pl_cache_get(&w->task_cache);
     task_init(t, pool, group, fn, arg, 0);
