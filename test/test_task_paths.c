@@ -424,8 +424,8 @@ static int counts_root(plait_ctx *ctx, void *arg)
     CHECK(s, plait_group_cancel(g) == 0);
     CHECK(s, plait_group_wait(g) == ECANCELED);
     CHECK(s, plait_group_get_info(g, &info) == 0);
-    CHECK(s, info.spawned == 4 && info.cancelled == 4 && info.never_run == 4 &&
-                 info.succeeded == 0);
+    CHECK(s,
+          info.spawned == 4 && info.cancelled == 4 && info.never_run == 4 && info.succeeded == 0);
     plait_group_destroy(g);
     return 0;
 }
