@@ -81,7 +81,7 @@ static inline __attribute__((always_inline)) void task_free_on(struct pl_worker 
         t->ctx.message = NULL; /* the record invariant */
     }
     task_record_check(t);
-    pl_task_record_free_on(w, t);
+    pl_task_record_free(w, t);
 }
 
 static void task_free(struct plait_task *t)
@@ -174,7 +174,7 @@ static inline __attribute__((always_inline)) struct plait_task *
 task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
          struct pl_worker *w)
 {
-    struct plait_task *t = w != NULL ? pl_cache_get(&w->task_cache) : NULL;
+    struct plait_task *t = w != NULL ? pl_task_record_cached(w) : NULL;
     if (pl_unlikely(t == NULL) && (t = task_record_fresh(pool)) == NULL)
         return NULL; /* out of memory: the caller says ENOMEM */
     task_init(t, pool, g, fn, arg, flags);
@@ -639,11 +639,11 @@ int plait_go(plait_group *group, plait_fn fn, void *arg)
     /* acquire: spawn's load of the state (its comment). */
     uint32_t state = atomic_load_explicit(&group->state, memory_order_acquire);
     struct plait_pool *pool = group->pool;
+    struct plait_task *t;
     if (pl_unlikely((state & (PL_G_CLOSED | PL_G_LIMITED | PL_G_CANCELLED)) != 0) ||
         pl_unlikely(fn == NULL) || pl_unlikely(w->pool != pool) ||
-        pl_unlikely(w->task_cache.head == NULL))
+        pl_unlikely((t = pl_task_record_cached(w)) == NULL))
         return go_general(group, fn, arg);
-    struct plait_task *t = pl_cache_get(&w->task_cache);
     task_init(t, pool, group, fn, arg, 0);
     if (pl_unlikely(!pl_pending_add(group)))
         return go_refused(w, t);
