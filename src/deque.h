@@ -127,6 +127,26 @@ static inline int pl_deque_push(struct pl_deque *d, void *item)
     return 0;
 }
 
+/* Owner only: pl_deque_push when there is room, without the growth
+ * (false, nothing pushed: the caller calls pl_deque_push), so that an
+ * inlined caller makes no call on its common path. Orders as there. */
+static inline bool pl_deque_push_room(struct pl_deque *d, void *item)
+{
+    PLAIT_ASSERT(pl_deque_is_owner(d));
+    /* relaxed: bottom is written only by this thread. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* acquire: as in pl_deque_push (the thieves' CAS on top). */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* relaxed: buf is written only by this thread. */
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (pl_unlikely(b - t > a->mask))
+        return false;
+    pl_deque_buf_put(a, b, item);
+    /* release: publishes the slot to a thief that acquires bottom. */
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return true;
+}
+
 /* Owner only. The newest item, or NULL when empty. */
 static inline void *pl_deque_pop(struct pl_deque *d)
 {

@@ -76,12 +76,10 @@ void pl_foreign_end(struct plait_pool *pool)
     atomic_fetch_sub_explicit(&pool->foreign_active, 1, memory_order_release);
 }
 
-void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
+void pl_pool_push_task_slow(struct plait_pool *pool, struct plait_task *t, struct pl_worker *local)
 {
-    struct pl_worker *w = pl_tls_worker;
-    if (w != NULL && w->pool == pool && pl_deque_push(&w->deque, &t->job) == 0) {
-        /* Our own deque: we will get to it ourselves, so the cheap check
-         * is enough (park.h). */
+    if (local != NULL && pl_deque_push(&local->deque, &t->job) == 0) {
+        /* Our own deque, grown: as pl_pool_push_task. */
         pl_lot_notify_local(&pool->lot);
         return;
     }
@@ -89,7 +87,7 @@ void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t)
      * which never fails, and the full handshake, as nobody else would
      * notice the work. */
     t->flags |= PL_TASK_INJECTED;
-    if (w == NULL || w->pool != pool)
+    if (local == NULL)
         /* relaxed: a statistics counter (plait_stats.injected). */
         atomic_fetch_add_explicit(&pool->n_injected, 1, memory_order_relaxed);
     pl_pool_inject_task(pool, t);

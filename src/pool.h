@@ -31,7 +31,22 @@
 
 int pl_foreign_begin(struct plait_pool *pool);
 void pl_foreign_end(struct plait_pool *pool);
-void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t);
+/* pl_pool_push_task past its common path: a spawner outside the pool's
+ * workers (local NULL), or one whose deque must grow. */
+void pl_pool_push_task_slow(struct plait_pool *pool, struct plait_task *t, struct pl_worker *local);
+/* local: the calling thread's worker if it is one of the pool's, else
+ * NULL. Inline: the push on one's own deque is the spawn's hot path. */
+static inline void pl_pool_push_task(struct plait_pool *pool, struct plait_task *t,
+                                     struct pl_worker *local)
+{
+    if (pl_likely(local != NULL) && pl_likely(pl_deque_push_room(&local->deque, &t->job))) {
+        /* Our own deque: we will get to it ourselves, so the cheap check
+         * is enough (park.h). */
+        pl_lot_notify_local(&pool->lot);
+        return;
+    }
+    pl_pool_push_task_slow(pool, t, local);
+}
 /* Into the injection queue, with the handshake that makes a worker take
  * it, for a task whose spawner set PL_TASK_INJECTED before publishing it
  * (a delayed task: its flags are not written again). Not counted as

@@ -38,12 +38,55 @@ static uint64_t task_id(struct plait_task *t)
     return id; /* another thread named it first */
 }
 
-/* A record's last owner is done with it. */
+/*
+ * The record invariant. Some fields of a task record hold the same value
+ * at every task's start and are left so by every task's end: job.run,
+ * job.ctx, ctx.parent, ctx.task (constants of the record), and
+ * ctx.groups_created, ctx.cancel_code and ctx.message (0 or NULL: a task
+ * root's context ends with no group registered, pl_ctx_end; join.c sets
+ * cancel_code only in join children's contexts; task_free clears the
+ * message it frees, add_error the one it hands on). Every record that
+ * task.c releases goes back through task_free, and every record in a
+ * cache or on the return stack (task_records.h) came from there; a record
+ * that does not come from this worker's cache (task_record_fresh: the
+ * slow path, which mallocs) is prepared here first. So task_init writes
+ * only what differs from task to task. The values reach the record's next
+ * owner as its other fields do: the same thread (its cache), or the
+ * hand-over of the record itself (the return stack's release and
+ * acquire, task_records.h); and the last writes of a task's end reach
+ * whoever frees its record through the reference drop (task_unref's
+ * acq_rel) or the done event.
+ */
+static void task_record_prepare(struct plait_task *t);
+static void task_run(struct pl_worker *w, struct pl_job *job);
+
+static inline __attribute__((always_inline)) void task_record_check(const struct plait_task *t)
+{
+    PLAIT_ASSERT(t->job.run == task_run && t->job.ctx == &t->ctx && t->ctx.parent == NULL &&
+                 t->ctx.task == t && t->ctx.message == NULL &&
+                 /* relaxed: checks of the record's own past (its last
+                  * owner's writes came before its release, on this
+                  * thread or through the cache's hand-over). */
+                 atomic_load_explicit(&t->ctx.groups_created, memory_order_relaxed) == 0 &&
+                 atomic_load_explicit(&t->ctx.cancel_code, memory_order_relaxed) == 0);
+    (void)t;
+}
+
+/* A record's last owner is done with it; w: pl_tls_worker. */
+static inline __attribute__((always_inline)) void task_free_on(struct pl_worker *w,
+                                                               struct plait_task *t)
+{
+    if (pl_unlikely(t->ctx.message != NULL)) {
+        pl_free(t->ctx.message);
+        t->ctx.message = NULL; /* the record invariant */
+    }
+    task_record_check(t);
+    pl_task_record_free(w, t);
+}
+
 static void task_free(struct plait_task *t)
 {
-    if (pl_unlikely(t->ctx.message != NULL))
-        pl_free(t->ctx.message);
-    pl_task_record_free(t);
+    task_free_on(pl_tls_worker, t);
 }
 
 static void task_unref(struct plait_task *t)
@@ -59,17 +102,40 @@ static void task_unref(struct plait_task *t)
         task_free(t);
 }
 
-static void task_run(struct pl_worker *w, struct pl_job *job);
-
-static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn,
-                                   void *arg, uint32_t flags)
+static void task_record_prepare(struct plait_task *t)
 {
-    struct plait_task *t = pl_task_record_alloc(pool);
-    if (t == NULL)
-        return NULL; /* out of memory: the caller says ENOMEM */
-    t->qlink = NULL;
     t->job.run = task_run;
     t->job.ctx = &t->ctx;
+    t->ctx.parent = NULL;
+    t->ctx.task = t;
+    /* init, these: the record is not yet seen by any other thread. */
+    atomic_init(&t->ctx.groups_created, 0);
+    atomic_init(&t->ctx.cancel_code, 0);
+    t->ctx.message = NULL;
+}
+
+/* A record from the slow path (task_records.h: another cache, the
+ * return stack, malloc), prepared: out of line, the spawn path pays only
+ * the cache's empty test. */
+static __attribute__((noinline)) struct plait_task *task_record_fresh(struct plait_pool *pool)
+{
+    struct plait_task *t = pl_task_record_alloc_slow(pool);
+    if (t != NULL)
+        task_record_prepare(t);
+    return t;
+}
+
+/* Sets the fields of this task in t (the record invariant above gives
+ * the rest). Fields that only a handle reads (refs, cancelling, result, done,
+ * and code, written before done is set) are set only for a task with a
+ * handle; without one nothing reads them (task_unref tests the flag
+ * first; plait_set_result's write is never read back). */
+static inline __attribute__((always_inline)) void task_init(struct plait_task *t,
+                                                            struct plait_pool *pool,
+                                                            struct plait_group *g, plait_fn fn,
+                                                            void *arg, uint32_t flags)
+{
+    task_record_check(t);
     if (g != NULL) {
         t->job.owner = g;
     } else {
@@ -82,16 +148,36 @@ static struct plait_task *task_new(struct plait_pool *pool, struct plait_group *
     t->fn = fn;
     t->arg = arg;
     t->group = g;
-    pl_ctx_init_root(&t->ctx, t, pool);
-    pl_event_init(&t->done);
-    /* init, these: a fresh record, unseen by others until the push or
-     * injection publishes it with its release. */
-    atomic_init(&t->refs, (flags & PL_TASK_HANDLE) ? 2 : 1);
-    atomic_init(&t->cancelling, 0);
-    t->code = 0;
-    t->result = NULL;
+    t->ctx.pool = pool;
+    /* cancelled and epoch_ok 0 (the epoch starts at 1, so the first
+     * check walks): one 8-byte store, not two atomic ones; the record is
+     * unseen by others until the push or injection publishes it with its
+     * release. */
+    _Static_assert(offsetof(struct plait_ctx, epoch_ok) ==
+                       offsetof(struct plait_ctx, cancelled) + sizeof(uint32_t),
+                   "cancelled and epoch_ok adjacent");
+    memset(&t->ctx.cancelled, 0, 2 * sizeof(uint32_t));
+    /* init, these: as above. */
     atomic_init(&t->id, 0);
     atomic_init(&t->fail_item, PLAIT_NO_ITEM);
+    if (flags & PL_TASK_HANDLE) {
+        pl_event_init(&t->done);
+        atomic_init(&t->refs, 2);
+        atomic_init(&t->cancelling, 0);
+        t->result = NULL;
+    }
+}
+
+/* A task's record from the calling thread's worker's cache (w, or NULL:
+ * none), else from the slow path, set up by task_init. */
+static inline __attribute__((always_inline)) struct plait_task *
+task_new(struct plait_pool *pool, struct plait_group *g, plait_fn fn, void *arg, uint32_t flags,
+         struct pl_worker *w)
+{
+    struct plait_task *t = w != NULL ? pl_task_record_cached(w) : NULL;
+    if (pl_unlikely(t == NULL) && (t = task_record_fresh(pool)) == NULL)
+        return NULL; /* out of memory: the caller says ENOMEM */
+    task_init(t, pool, g, fn, arg, flags);
     return t;
 }
 
@@ -155,9 +241,25 @@ static __attribute__((noinline)) void finish_extras(struct plait_task *t, struct
         pl_slot_give(g);
 }
 
+/* A task of g is over: counted, and off g's pending count. After the
+ * decrement g is not touched. */
+static inline __attribute__((always_inline)) void group_task_over(struct plait_group *g)
+{
+    /* relaxed: a count for plait_group_get_info, published to the
+     * waiter by the decrement below. n_finished shares pending's
+     * line, which the decrement takes anyway: succeeded and spawned
+     * are derived from it (group.c), so this is the only count a
+     * task that succeeds adds. */
+    atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
+    /* acq_rel: release our work to the waiter; the last decrement
+     * acquires the others'. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
+        pl_event_set(&g->done);
+}
+
 /* Everything that happens once a task is over, run or not. After the
  * group's pending count is decremented, the group is not touched. */
-static void task_finish(struct plait_task *t, int code)
+static __attribute__((noinline)) void task_finish(struct plait_task *t, int code)
 {
     struct plait_group *g = t->group;
     uint32_t flags = t->flags;
@@ -185,26 +287,30 @@ static void task_finish(struct plait_task *t, int code)
         while (atomic_load_explicit(&t->cancelling, memory_order_seq_cst) != 0)
             pl_cpu_relax();
     }
-    if (g != NULL) {
-        /* relaxed: a count for plait_group_get_info, published to the
-         * waiter by the decrement below. n_finished shares pending's
-         * line, which the decrement takes anyway: succeeded and spawned
-         * are derived from it (group.c), so this is the only count a
-         * task that succeeds adds. */
-        atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
-        /* acq_rel: release our work to the waiter; the last decrement
-         * acquires the others'. */
-        if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) ==
-            PL_PENDING_WAITING + 1)
-            pl_event_set(&g->done);
-    }
+    if (g != NULL)
+        group_task_over(g);
     task_unref(t);
 }
 
-/* The job's runner (job.h). */
-static void task_run(struct pl_worker *w, struct pl_job *job)
+/* Runs t's body on w and clears up after it (the context's end). */
+static inline __attribute__((always_inline)) int task_body(struct pl_worker *w,
+                                                           struct plait_task *t)
 {
-    struct plait_task *t = pl_container_of(job, struct plait_task, job);
+    t->outer = w->current;
+    w->current = &t->ctx;
+    pl_obs_task_begin(w, t);
+    int code = t->fn(&t->ctx, t->arg);
+    /* Read back, not kept across the call: one register fewer to save. */
+    struct plait_ctx *saved = t->outer;
+    w->current = saved;
+    pl_obs_task_end(w, t, saved, code, task_id);
+    pl_ctx_end(&t->ctx);
+    return code;
+}
+
+/* task_run for every task the common path below does not take. */
+static __attribute__((noinline)) void task_run_general(struct pl_worker *w, struct plait_task *t)
+{
     int code;
     /* Unordered (cancel.h): a task cancelled just after this check runs
      * and sees the flag at its next checkpoint. */
@@ -214,16 +320,48 @@ static void task_run(struct pl_worker *w, struct pl_job *job)
             /* relaxed: as task_finish's counts. */
             atomic_fetch_add_explicit(&t->group->n_never_run, 1, memory_order_relaxed);
     } else {
-        struct plait_ctx *saved = w->current;
-        t->outer = saved;
-        w->current = &t->ctx;
-        pl_obs_task_begin(w, t);
-        code = t->fn(&t->ctx, t->arg);
-        w->current = saved;
-        pl_obs_task_end(w, t, saved, code, task_id);
-        pl_ctx_end(&t->ctx);
+        code = task_body(w, t);
     }
     task_finish(t, code);
+}
+
+/* The flags that send a task to task_run_general: a handle (its event,
+ * references, result; and with a lone task, the only kind without a
+ * group, pl_submit); plait's own (not counted); through the injection
+ * queue (a delayed task may be cancelled by its own flag before it
+ * starts: delay.c); a drop or a slot to give back. */
+#define PL_TASK_RUN_GENERAL                                                                        \
+    (PL_TASK_HANDLE | PL_TASK_INTERNAL | PL_TASK_INJECTED | PL_TASK_DROP | PL_TASK_SLOT)
+
+/* The job's runner (job.h). The common path: a task of a group, spawned
+ * by plait_go on a worker, that succeeds. Its own flag is never set
+ * before it starts (only a handle's plait_task_cancel and a delayed
+ * task's hand-over set it), so the start's check is its group's alone;
+ * the worker that runs it is of its pool (a worker runs jobs of its own
+ * pool's queues only), so it counts on the worker; it has nothing for a
+ * handle or an error. Anything else goes the general way, with the same
+ * steps in the same order. */
+static void task_run(struct pl_worker *w, struct pl_job *job)
+{
+    struct plait_task *t = pl_container_of(job, struct plait_task, job);
+    struct plait_group *g = t->group;
+    /* relaxed, the state: as pl_task_cancelled. */
+    if (pl_unlikely((t->flags & PL_TASK_RUN_GENERAL) != 0) ||
+        pl_unlikely(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CANCELLED)) {
+        task_run_general(w, t);
+        return;
+    }
+    PLAIT_ASSERT(g != NULL && w == pl_tls_worker && w->pool == t->ctx.pool &&
+                 /* relaxed: as pl_task_cancelled. */
+                 atomic_load_explicit(&t->ctx.cancelled, memory_order_relaxed) == 0);
+    int code = task_body(w, t);
+    if (pl_unlikely(code != 0)) {
+        task_finish(t, code);
+        return;
+    }
+    pl_count(&w->n_succeeded);
+    group_task_over(t->group); /* read back: as saved */
+    task_free_on(w, t);
 }
 
 /* A slot of g's limit for a spawn (batch.h's protocol). 0 with *took
@@ -399,7 +537,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
             err = ECANCELED;
             goto out;
         }
-        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_INLINE));
+        t = task_new(pool, NULL, fn, arg, flags & ~(uint32_t)(PL_TASK_SLOT | PL_TASK_INLINE), w);
         if (t == NULL) {
             err = ENOMEM;
             goto out;
@@ -415,7 +553,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         *out = t;
         goto out;
     }
-    t = task_new(pool, g, fn, arg, flags);
+    t = task_new(pool, g, fn, arg, flags, w);
     if (t == NULL) {
         if (flags & PL_TASK_SLOT)
             pl_slot_give(g);
@@ -453,7 +591,7 @@ static inline __attribute__((always_inline)) int spawn(struct plait_group *g, pl
         task_run(w, &t->job); /* a full group, from a worker: caller runs */
     } else {
         pl_obs_foreign_spawn(pool, t, local, task_id);
-        pl_pool_push_task(pool, t);
+        pl_pool_push_task(pool, t, local ? w : NULL);
     }
 out:
     if (!local)
@@ -475,9 +613,42 @@ plait_task *plait_spawn(plait_group *group, plait_fn fn, void *arg)
     return t;
 }
 
-int plait_go(plait_group *group, plait_fn fn, void *arg)
+/* plait_go's general way: every case its common path leaves. */
+static __attribute__((noinline)) int go_general(plait_group *group, plait_fn fn, void *arg)
 {
     return spawn(group, fn, arg, 0, 0, NULL, NULL, NULL, 0, NULL);
+}
+
+/* The group is over: a spawn after the wait (as spawn's refusal). */
+static __attribute__((noinline)) int go_refused(struct pl_worker *w, struct plait_task *t)
+{
+    task_free_on(w, t);
+    return EINVAL;
+}
+
+/* The common path is spawn's for a worker of g's pool spawning into a
+ * group neither closed, limited nor cancelled, with a record in its
+ * cache: the same steps in the same order, with no call (so no register
+ * to save). Any other case goes to spawn, which reads the state again,
+ * as a spawn that came a moment later would. */
+int plait_go(plait_group *group, plait_fn fn, void *arg)
+{
+    struct pl_worker *w = pl_tls_worker;
+    if (pl_unlikely(w == NULL) || pl_unlikely(group == NULL))
+        return go_general(group, fn, arg);
+    /* acquire: spawn's load of the state (its comment). */
+    uint32_t state = atomic_load_explicit(&group->state, memory_order_acquire);
+    struct plait_pool *pool = group->pool;
+    struct plait_task *t;
+    if (pl_unlikely((state & (PL_G_CLOSED | PL_G_LIMITED | PL_G_CANCELLED)) != 0) ||
+        pl_unlikely(fn == NULL) || pl_unlikely(w->pool != pool) ||
+        pl_unlikely((t = pl_task_record_cached(w)) == NULL))
+        return go_general(group, fn, arg);
+    task_init(t, pool, group, fn, arg, 0);
+    if (pl_unlikely(!pl_pending_add(group)))
+        return go_refused(w, t);
+    pl_pool_push_task(pool, t, w);
+    return 0;
 }
 
 /* The options' size is fixed (plait.h): 64 bytes on LP64, 32 on ILP32;
@@ -533,10 +704,10 @@ struct plait_task *pl_submit(struct plait_pool *pool, plait_fn fn, void *arg, ui
     bool local = w != NULL && w->pool == pool;
     if (!local && (*err = pl_foreign_begin(pool)) != 0)
         return NULL;
-    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE);
+    struct plait_task *t = task_new(pool, NULL, fn, arg, flags | PL_TASK_HANDLE, w);
     if (t != NULL) {
         pl_obs_foreign_spawn(pool, t, local, task_id);
-        pl_pool_push_task(pool, t);
+        pl_pool_push_task(pool, t, local ? w : NULL);
     } else {
         *err = ENOMEM;
     }

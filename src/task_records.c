@@ -115,7 +115,7 @@ static void take_returned(struct plait_pool *pool, struct pl_cache *c)
 
 struct plait_task *pl_task_record_alloc_slow(struct plait_pool *pool)
 {
-    /* A worker's cache is empty (pl_task_record_alloc looked). */
+    /* A worker's cache is empty (its caller looked: pl_task_record_cached). */
     struct pl_worker *w = pl_tls_worker;
     struct pl_cache *c = w != NULL ? &w->task_cache : foreign_cache_get();
     struct plait_task *t = pl_cache_get(c);

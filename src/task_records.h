@@ -42,23 +42,28 @@
 struct plait_task *pl_task_record_alloc_slow(struct plait_pool *pool);
 void pl_task_record_free_slow(struct plait_task *t);
 
-/* A record for a task of pool (uninitialised), or NULL: out of memory.
- * Inline for a worker with records in its cache: the spawn path. */
-static inline struct plait_task *pl_task_record_alloc(struct plait_pool *pool)
+/* A record from w's cache (w: the calling thread's worker), or NULL when
+ * it is empty: then pl_task_record_alloc_slow gives one for a task of
+ * pool, or NULL (out of memory). A record from a cache or the return
+ * stack was given back by pl_task_record_free, and holds what its last
+ * owner left in it (task.c relies on that: its record invariant); one
+ * from the slow path may also be fresh from malloc. Inline: the spawn
+ * path. */
+static inline struct plait_task *pl_task_record_cached(struct pl_worker *w)
 {
-    struct pl_worker *w = pl_tls_worker;
-    struct plait_task *t = w != NULL ? pl_cache_get(&w->task_cache) : NULL;
-    return pl_likely(t != NULL) ? t : pl_task_record_alloc_slow(pool);
+    return pl_cache_get(&w->task_cache);
 }
 
-/* Gives a record back (its fields are no longer looked at). */
-static inline void pl_task_record_free(struct plait_task *t)
+/* Gives a record back; w: the calling thread's worker (pl_tls_worker), or
+ * NULL. The caches and the return stack write only its first word (their
+ * link): the rest stays as the caller left it. */
+static inline void pl_task_record_free(struct pl_worker *w, struct plait_task *t)
 {
-    struct pl_worker *w = pl_tls_worker;
     if (pl_likely(w != NULL) && pl_cache_put(&w->task_cache, t, PL_TASK_CACHE_MAX))
         return;
     pl_task_record_free_slow(t);
 }
+
 /* Frees the records in pool's return stack (pool destroy). */
 void pl_task_records_drain(struct plait_pool *pool);
 
