@@ -122,6 +122,9 @@ enum {
 /* group.c: the sleepers bit of a group's slots word. */
 #define PL_SLOTS_SLEEPERS 0x80000000u
 
+/* The size of plait_group's block from slots to waiter (group.c). */
+#define PL_GROUP_RESET_BYTES 88
+
 /* Errors a group keeps without allocating (group.c). */
 #define PL_GROUP_INLINE_ERRORS 4
 
@@ -166,7 +169,10 @@ struct plait_group {
      * on it may need to take injected work to make progress (pool.c sets
      * it, worker.c reads it). */
     _Atomic bool fed_from_outside;
-    /* group.c, task.c: the limit and its slot holders (a futex word:
+    /* slots to waiter: the block that create clears with wide stores
+     * (group.c; PL_GROUP_RESET_BYTES), all zero at the start: keep them
+     * together, and add here only fields whose initial value is zero.
+     * group.c, task.c: the limit and its slot holders (a futex word:
      * their count | PL_SLOTS_SLEEPERS while a spawner sleeps on it). */
     PL_CACHE_ALIGNED _Atomic uint32_t slots;
     _Atomic uint32_t limit;

@@ -4,6 +4,7 @@
 #include "group.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,44 @@ static bool deadline_admit(struct pl_timed *e)
     return !(atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED);
 }
 
+/* The fields that every finished group leaves at their initial values,
+ * or that destroy puts back when a use changed them: a record in a
+ * worker's group cache is clean, so create initialises these only in a
+ * fresh record. Each, and why it is back at the destroy:
+ *   - nested: every task has finished, so every group its tasks created
+ *     has left the list (their creators' ends) and every sleeper and hook
+ *     has unlinked itself or been claimed; the lock is free;
+ *   - errors_lock: free (its holders are tasks, all finished);
+ *   - errors, nerrors, errors_cap, first_error: destroy puts them back
+ *     when there was an error (nerrors != 0: the first error always finds
+ *     an inline slot, so first_error != 0 implies it);
+ *   - deadline: heap_index is SIZE_MAX whenever the entry is out of the
+ *     heap (timer.c), which it is once the wait removed it, and nothing
+ *     reads at out of the heap; fire and drain never change. */
+static void init_clean(struct plait_group *g)
+{
+    pl_nested_init(&g->nested);
+    pl_spin_init(&g->errors_lock);
+    g->errors = g->errors_inline;
+    g->nerrors = 0;
+    g->errors_cap = PL_GROUP_INLINE_ERRORS;
+    g->first_error = 0;
+    pl_timed_init(&g->deadline, deadline_fire, NULL);
+}
+
+/* init_clean's promise, checked on every reuse where asserts are on. */
+static inline void assert_clean(struct plait_group *g)
+{
+    PLAIT_ASSERT(g->nested.head == NULL && g->nested.sleepers == NULL &&
+                 !pl_spin_held(&g->nested.lock));
+    PLAIT_ASSERT(!pl_spin_held(&g->errors_lock));
+    PLAIT_ASSERT(g->errors == g->errors_inline && g->nerrors == 0 &&
+                 g->errors_cap == PL_GROUP_INLINE_ERRORS && g->first_error == 0);
+    PLAIT_ASSERT(g->deadline.heap_index == SIZE_MAX && g->deadline.fire == deadline_fire &&
+                 g->deadline.drain == NULL);
+    (void)g;
+}
+
 int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 {
     if (out == NULL || pool == NULL ||
@@ -99,51 +138,52 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         return ESHUTDOWN;
     }
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
-    if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
+    bool fresh = g == NULL;
+    if (fresh && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
         if (ref_now)
             pl_pool_unref(pool);
         return ENOMEM;
     }
     int err;
     if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
-        if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+        /* A fresh record is not clean (init_clean): never into the cache. */
+        if (fresh || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
             pl_free(g);
         if (ref_now)
             pl_pool_unref(pool);
         return err;
     }
-    /* Field by field: a memset of the record costs more (rep stos).
-     * init, all: g is unseen until *out hands it to the creator, whose
-     * spawns publish it further (the push's release). */
+    /* init, all: g is unseen until *out hands it to the creator, whose
+     * spawns publish it further (the push's release). A cached record's
+     * previous use happened before its destroy on this thread (the done
+     * event's acquire, then the cache is this worker's own). */
+    if (fresh)
+        init_clean(g);
+    else
+        assert_clean(g);
     atomic_init(&g->pending, 1); /* the wait bias */
+    atomic_init(&g->n_finished, 0);
     atomic_init(&g->state, 0);
     g->flags = flags;
     g->pool = pool;
     pl_event_init(&g->done);
-    pl_nested_init(&g->nested);
-    pl_spin_init(&g->errors_lock);
-    g->errors = g->errors_inline;
-    g->nerrors = 0;
-    g->errors_cap = PL_GROUP_INLINE_ERRORS;
-    g->first_error = 0;
-    pl_timed_init(&g->deadline, deadline_fire, NULL);
     atomic_init(&g->had_deadline, false);
     atomic_init(&g->fed_from_outside, false);
-    atomic_init(&g->n_finished, 0);
-    atomic_init(&g->slots, 0);
-    atomic_init(&g->limit, 0);
-    atomic_init(&g->n_cancelled, 0);
-    atomic_init(&g->n_never_run, 0);
-    atomic_init(&g->n_failed, 0);
-    atomic_init(&g->errors_lost, 0);
-    atomic_init(&g->items_total, 0);
-    atomic_init(&g->items_done, 0);
-    atomic_init(&g->holds, 0);
-    atomic_init(&g->cancel_reason, PLAIT_CANCEL_NONE);
-    atomic_init(&g->async_state, 0);
-    g->async_next = NULL;
-    atomic_init(&g->waiter, NULL);
     atomic_init(&g->pool_ref, ref_now);
+    /* The counts and the feature fields that a use may leave changed,
+     * slots to waiter, contiguous (core.h): cleared by wide stores, in
+     * two pieces, as a memset of the whole is a rep stos (slower than the
+     * stores). Their initial values are all zero bits: PLAIT_CANCEL_NONE
+     * is 0, a NULL pointer and a zero count are all-zero on the platforms
+     * plait runs on (as the pool's calloc'd records assume). init, as
+     * above: a plain write to an unpublished record. */
+    _Static_assert(PLAIT_CANCEL_NONE == 0, "the cleared block starts with no cancel reason");
+    _Static_assert(offsetof(struct plait_group, waiter) + sizeof g->waiter -
+                           offsetof(struct plait_group, slots) ==
+                       PL_GROUP_RESET_BYTES,
+                   "slots..waiter is the block create clears (core.h)");
+    memset((char *)&g->slots, 0, 64);
+    memset((char *)&g->slots + 64, 0, PL_GROUP_RESET_BYTES - 64);
 
     if (cur != NULL) {
         pl_nested_register(g, cur); /* sets the registration's fields */
@@ -459,10 +499,18 @@ void plait_group_destroy(plait_group *g)
     /* Groups nested in this one were unregistered by their creators' ends
      * (every task of this group has finished). */
     PLAIT_ASSERT(g->nested.head == NULL);
-    for (size_t i = 0; i < g->nerrors; i++)
-        pl_free((char *)g->errors[i].message);
-    if (g->errors != g->errors_inline)
-        pl_free(g->errors);
+    if (pl_unlikely(g->nerrors != 0)) {
+        for (size_t i = 0; i < g->nerrors; i++)
+            pl_free((char *)g->errors[i].message);
+        if (g->errors != g->errors_inline)
+            pl_free(g->errors);
+        /* Clean for the cache (init_clean). */
+        g->errors = g->errors_inline;
+        g->nerrors = 0;
+        g->errors_cap = PL_GROUP_INLINE_ERRORS;
+        g->first_error = 0;
+    }
+    PLAIT_ASSERT(g->first_error == 0);
     struct plait_pool *pool = g->pool;
     struct pl_worker *w = pl_tls_worker;
     if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
