@@ -167,16 +167,15 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     g->flags = flags;
     g->pool = pool;
     pl_event_init(&g->done);
-    atomic_init(&g->had_deadline, false);
-    atomic_init(&g->fed_from_outside, false);
     atomic_init(&g->pool_ref, ref_now);
-    /* The counts and the feature fields that a use may leave changed,
-     * slots to waiter, contiguous (core.h): cleared by wide stores, in
-     * two pieces, as a memset of the whole is a rep stos (slower than the
-     * stores). Their initial values are all zero bits: PLAIT_CANCEL_NONE
-     * is 0, a NULL pointer and a zero count are all-zero on the platforms
-     * plait runs on (as the pool's calloc'd records assume). init, as
-     * above: a plain write to an unpublished record. */
+    /* The counts and the feature fields that a use may leave changed
+     * (had_deadline and fed_from_outside among them), slots to waiter,
+     * contiguous (core.h): cleared by wide stores, in two pieces, as a
+     * memset of the whole is a rep stos (slower than the stores). Their
+     * initial values are all zero bits: PLAIT_CANCEL_NONE is 0, and
+     * false, a NULL pointer and a zero count are all-zero on the
+     * platforms plait runs on (as dump.c's calloc'd records assume).
+     * init, as above: a plain write to an unpublished record. */
     _Static_assert(PLAIT_CANCEL_NONE == 0, "the cleared block starts with no cancel reason");
     _Static_assert(offsetof(struct plait_group, waiter) + sizeof g->waiter -
                            offsetof(struct plait_group, slots) ==

@@ -47,7 +47,8 @@ static int second_use(plait_ctx *ctx, unsigned flags, struct second *s)
 static void expect_clean(const struct second *s, const plait_group *first)
 {
     /* The premise: the second group is the first one's record. */
-    cr_assert_eq(s->g, first, "the record was not reused from the cache (%p, %p)", (void *)s->g, (const void *)first);
+    cr_assert_eq(s->g, first, "the record was not reused from the cache (%p, %p)", (void *)s->g,
+                 (const void *)first);
     cr_expect_null(s->name);
     cr_expect_eq(s->wait_r, 0);
     cr_expect_eq(s->info.spawned, 1);
@@ -102,8 +103,7 @@ struct errors_run {
     char third_msgs[N_ERRORS][32];
 };
 
-static int errors_use(plait_ctx *ctx, plait_group **gp, size_t *n, int *codes,
-                      char (*msgs)[32])
+static int errors_use(plait_ctx *ctx, plait_group **gp, size_t *n, int *codes, char (*msgs)[32])
 {
     plait_group *g;
     int e = plait_group_create(&g, plait_ctx_pool(ctx), PLAIT_GROUP_COLLECT_ALL);
