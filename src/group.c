@@ -198,22 +198,24 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 }
 
 /* Drops the wait bias once; the one who brings the count to "no task,
- * wait begun" sets done. */
-static void begin_wait(struct plait_group *g)
+ * wait begun" sets done, and is told so (true): its own wait is over. */
+static bool begin_wait(struct plait_group *g)
 {
     /* relaxed: a first guess for the CAS, which re-reads it (and its
      * failure order: a new guess). */
     size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
     do {
         if (p & PL_PENDING_WAITING)
-            return;           /* another waiter dropped it */
+            return false;     /* another waiter dropped it */
         PLAIT_ASSERT(p >= 1); /* the bias is still there */
         /* acq_rel: when this makes the count final, it acquires every
          * task's release (they decremented before us). */
     } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p - 1 + PL_PENDING_WAITING,
                                                     memory_order_acq_rel, memory_order_relaxed));
-    if (p == 1)
-        pl_event_set(&g->done);
+    if (p != 1)
+        return false;
+    pl_event_set(&g->done);
+    return true;
 }
 
 /* The wait's result, from a closed group's state word (group_wait). */
@@ -247,9 +249,12 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
      * out leaves the group as a wait in progress does (API.md, rule 15):
      * open to spawns while a task or hold is left, over once none is;
      * begin_wait does nothing for the waits after it. */
-    begin_wait(g);
     struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
-    if (timed != 0) {
+    if (begin_wait(g)) {
+        /* Every task had finished: the count is final, and our CAS
+         * acquired their decrements (an empty group, the common case of a
+         * wait on a group whose tasks ran inline). No wait to make. */
+    } else if (timed != 0) {
         /* ns == 0 is a poll: it runs nothing. */
         if (!pl_event_done(&g->done)) {
             if (timed == 1)
@@ -264,7 +269,7 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
         return EDEADLK;
     }
     /* The count is final: no task is left to touch the group. relaxed:
-     * the done event's acquire ordered it. */
+     * the done event's acquire ordered it (or begin_wait's CAS). */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
     /* The first waiter to get here closes the group, and the same RMW on
