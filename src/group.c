@@ -110,7 +110,39 @@ static inline void assert_clean(struct plait_group *g)
     (void)g;
 }
 
-int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
+/* What create writes in every record, clean (init_clean) by now. */
+static inline __attribute__((always_inline)) void
+group_init(struct plait_group *g, plait_pool *pool, unsigned flags, bool ref_now)
+{
+    atomic_init(&g->pending, 1); /* the wait bias */
+    atomic_init(&g->n_finished, 0);
+    atomic_init(&g->state, 0);
+    g->flags = flags;
+    g->pool = pool;
+    pl_event_init(&g->done);
+    atomic_init(&g->pool_ref, ref_now);
+    /* The counts and the feature fields that a use may leave changed
+     * (had_deadline and fed_from_outside among them), slots to waiter,
+     * contiguous (core.h): cleared by wide stores, in two pieces, as a
+     * memset of the whole is a rep stos (slower than the stores). Their
+     * initial values are all zero bits: PLAIT_CANCEL_NONE is 0, and
+     * false, a NULL pointer and a zero count are all-zero on the
+     * platforms plait runs on (as dump.c's calloc'd records assume).
+     * init, here and above, and plain writes: g is not yet visible to any
+     * other thread (group_create_slow's comment says why). */
+    _Static_assert(PLAIT_CANCEL_NONE == 0, "the cleared block starts with no cancel reason");
+    _Static_assert(offsetof(struct plait_group, waiter) + sizeof g->waiter -
+                           offsetof(struct plait_group, slots) ==
+                       PL_GROUP_RESET_BYTES,
+                   "slots..waiter is the block create clears (core.h)");
+    memset((char *)&g->slots, 0, 64);
+    memset((char *)&g->slots + 64, 0, PL_GROUP_RESET_BYTES - 64);
+}
+
+/* plait_group_create, every case: outside a task or of another pool (a
+ * pool reference, the shutdown check), a fresh record, an async group. */
+static __attribute__((noinline)) int group_create_slow(plait_group **out, plait_pool *pool,
+                                                       unsigned flags)
 {
     if (out == NULL || pool == NULL ||
         (flags & ~(unsigned)(PLAIT_GROUP_COLLECT_ALL | PLAIT_GROUP_CANCEL_ASYNC)))
@@ -161,28 +193,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         init_clean(g);
     else
         assert_clean(g);
-    atomic_init(&g->pending, 1); /* the wait bias */
-    atomic_init(&g->n_finished, 0);
-    atomic_init(&g->state, 0);
-    g->flags = flags;
-    g->pool = pool;
-    pl_event_init(&g->done);
-    atomic_init(&g->pool_ref, ref_now);
-    /* The counts and the feature fields that a use may leave changed
-     * (had_deadline and fed_from_outside among them), slots to waiter,
-     * contiguous (core.h): cleared by wide stores, in two pieces, as a
-     * memset of the whole is a rep stos (slower than the stores). Their
-     * initial values are all zero bits: PLAIT_CANCEL_NONE is 0, and
-     * false, a NULL pointer and a zero count are all-zero on the
-     * platforms plait runs on (as dump.c's calloc'd records assume).
-     * init, as above: a plain write to an unpublished record. */
-    _Static_assert(PLAIT_CANCEL_NONE == 0, "the cleared block starts with no cancel reason");
-    _Static_assert(offsetof(struct plait_group, waiter) + sizeof g->waiter -
-                           offsetof(struct plait_group, slots) ==
-                       PL_GROUP_RESET_BYTES,
-                   "slots..waiter is the block create clears (core.h)");
-    memset((char *)&g->slots, 0, 64);
-    memset((char *)&g->slots + 64, 0, PL_GROUP_RESET_BYTES - 64);
+    group_init(g, pool, flags, ref_now);
 
     if (cur != NULL) {
         pl_nested_register(g, cur); /* sets the registration's fields */
@@ -195,6 +206,32 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
+}
+
+int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
+{
+    /* The group-per-call path, with no call: in a running task of pool,
+     * a clean record in this worker's cache, no async flag. Its pool
+     * reference is deferred (group_create_slow's comment), and the pool
+     * is not foreign, so no shutdown check. The rest, and every refusal,
+     * are the slow path's (which takes the cases apart again: the same
+     * answers). */
+    struct pl_worker *w = pl_tls_worker;
+    if (pl_likely(w != NULL && w->pool == pool && out != NULL &&
+                  !(flags & ~(unsigned)PLAIT_GROUP_COLLECT_ALL))) {
+        struct plait_ctx *cur = w->current;
+        if (pl_likely(cur != NULL && w->group_cache.head != NULL)) {
+            struct plait_group *g = pl_cache_get(&w->group_cache);
+            /* init: as group_create_slow's. */
+            assert_clean(g);
+            group_init(g, pool, flags, false);
+            pl_nested_register(g, cur); /* sets the registration's fields */
+            pl_obs_group_created(g, false);
+            *out = g;
+            return 0;
+        }
+    }
+    return group_create_slow(out, pool, flags);
 }
 
 /* Drops the wait bias once; the one who brings the count to "no task,
