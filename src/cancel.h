@@ -367,14 +367,21 @@ void pl_nested_unregister_other(struct plait_group *g);
  * running context or NULL. A thread running the creator task keeps the
  * list alive (the task cannot end meanwhile); any other takes the detach
  * lock first (pl_nested_unregister_other, cancel.c). */
+static inline void pl_nested_unregister_by_creator(struct plait_group *g);
+
 static inline void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current)
 {
     if (g->creator_task == NULL)
         return; /* created outside any task */
-    if (pl_unlikely(current == NULL || current->task != g->creator_task)) {
+    if (pl_unlikely(current == NULL || current->task != g->creator_task))
         pl_nested_unregister_other(g);
-        return;
-    }
+    else
+        pl_nested_unregister_by_creator(g);
+}
+
+/* pl_nested_unregister on a thread running g's creator task. */
+static inline void pl_nested_unregister_by_creator(struct plait_group *g)
+{
     struct pl_nested_groups *list = g->registry;
     if (list != NULL) {
         pl_spin_lock(&list->lock);

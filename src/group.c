@@ -507,28 +507,21 @@ size_t plait_group_errors(const plait_group *g, const plait_error **errors)
     return g->nerrors;
 }
 
-void plait_group_destroy(plait_group *g)
+/* The end of destroy, for a closed group whose wait is over, on a thread
+ * whose running context is cur (or NULL) and whose worker is w (or
+ * NULL); by_creator: cur runs g's creator task. */
+static inline __attribute__((always_inline)) void group_teardown(struct plait_group *g,
+                                                                 const struct plait_ctx *cur,
+                                                                 bool by_creator,
+                                                                 struct pl_worker *w)
 {
-    if (g == NULL)
-        return;
-    struct plait_ctx *cur = pl_current_ctx();
-    if (cur != NULL && cur->task->group == g)
-        return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
-    /* acquire, both: pairs with the closer's seq_cst RMW of CLOSED: the
-     * wait is over and its writes to the record (deadline removed, result
-     * fixed) happen before our teardown. */
-    if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
-        pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
-        if (plait_group_wait(g) == EDEADLK &&
-            !(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED))
-            return; /* from work the group waits on: the same */
-    }
-    if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
-        pl_async_group_destroyed(g); /* the signal watcher is done with it */
     /* Closed: its wait removed the deadline (group_wait), and none can be
      * set any more. relaxed: seen by us or acquired above. */
     PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
-    pl_nested_unregister(g, cur);
+    if (by_creator) /* cur runs g's creator task */
+        pl_nested_unregister_by_creator(g);
+    else
+        pl_nested_unregister(g, cur);
     /* After the unregistration: if the creator task's end came first, it
      * took the reference (cancel.c, pl_ctx_end_slow) under the detach
      * lock, which the unregistration took too, or on this thread; if not,
@@ -553,7 +546,6 @@ void plait_group_destroy(plait_group *g)
     }
     PLAIT_ASSERT(g->first_error == 0);
     struct plait_pool *pool = g->pool;
-    struct pl_worker *w = pl_tls_worker;
     if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
         pl_free(g);
     /* Last: the group's reference may be what keeps the pool's record
@@ -563,4 +555,45 @@ void plait_group_destroy(plait_group *g)
     /* A quiet point for what the group's tasks left behind: every one of
      * them has finished (alloc.h). */
     pl_trim_if_due();
+}
+
+/* plait_group_destroy, every case. */
+static __attribute__((noinline)) void group_destroy_slow(plait_group *g)
+{
+    if (g == NULL)
+        return;
+    struct plait_ctx *cur = pl_current_ctx();
+    if (cur != NULL && cur->task->group == g)
+        return; /* from one of its own tasks: it cannot be freed yet (EDEADLK) */
+    /* acquire, both: pairs with the closer's seq_cst RMW of CLOSED: the
+     * wait is over and its writes to the record (deadline removed, result
+     * fixed) happen before our teardown. */
+    if (!(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)) {
+        pl_group_cancel_for(g, PLAIT_CANCEL_CALL);
+        if (plait_group_wait(g) == EDEADLK &&
+            !(atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED))
+            return; /* from work the group waits on: the same */
+    }
+    if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
+        pl_async_group_destroyed(g); /* the signal watcher is done with it */
+    group_teardown(g, cur, false, pl_tls_worker);
+}
+
+void plait_group_destroy(plait_group *g)
+{
+    /* The group-per-call path, with no call but the trim's: by a thread
+     * running the task that created g (so not from one of g's own tasks,
+     * which came after g), g closed, not async. */
+    struct pl_worker *w = pl_tls_worker;
+    if (pl_likely(g != NULL && w != NULL)) {
+        struct plait_ctx *cur = w->current;
+        /* acquire: as group_destroy_slow's. */
+        if (pl_likely(cur != NULL && g->creator_task == cur->task &&
+                      !(g->flags & PLAIT_GROUP_CANCEL_ASYNC) &&
+                      (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED))) {
+            group_teardown(g, cur, true, w);
+            return;
+        }
+    }
+    group_destroy_slow(g);
 }
