@@ -2,7 +2,9 @@
  * cancel — cancellation and its reach: what "cancelled" means, how a
  * cancellation reaches the checks and sleeps of the tasks it covers, and
  * the lists of nested groups through which it reaches groups created
- * inside them. Every side of every handshake below is in cancel.c.
+ * inside them. Every side of every handshake below is in cancel.c, but
+ * a group's registration and its creator's-thread unregistration, which
+ * are inline at the end of this header (every group-per-call makes both).
  *
  * What "cancelled" means. A context (a task's, or a join child's) is
  * cancelled when its own flag is set, or the flag of a context enclosing
