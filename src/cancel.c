@@ -14,34 +14,9 @@
 /* Starts at 1 so that a fresh context (epoch_ok 0) walks once. */
 _Atomic uint32_t pl_cancel_epoch = 1;
 
-/* How a walk ended: a flag, the task's group with none (clear), or a
- * shield (clear too, and what the walker registers is shielded). */
-enum walk_end { WALK_CLEAR, WALK_CANCELLED, WALK_SHIELDED };
-
-static inline enum walk_end walk(const struct plait_ctx *c)
-{
-    /* acquire: pairs with the release of each flag (step 3), which comes
-     * after the flags of the groups nested under it (step 2): a walk that
-     * sees a flag sees those too (rule 4's order, cancel.h). The callers
-     * order the walk after the flags it must see (cancel.h). */
-    const struct plait_ctx *x = c;
-    for (;;) {
-        uint32_t f = atomic_load_explicit(&x->cancelled, memory_order_acquire);
-        if (f != 0) /* the shield's bit is tested only here */
-            return (f & PL_CTX_CANCELLED) ? WALK_CANCELLED : WALK_SHIELDED;
-        if (x->parent == NULL)
-            break;
-        x = x->parent;
-    }
-    const struct plait_group *g = x->task != NULL ? x->task->group : NULL;
-    return g != NULL && (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)
-               ? WALK_CANCELLED
-               : WALK_CLEAR;
-}
-
 bool pl_ctx_walk(const struct plait_ctx *c)
 {
-    return walk(c) == WALK_CANCELLED;
+    return pl_walk(c) == PL_WALK_CANCELLED;
 }
 
 static bool is_shield(const struct plait_ctx *c)
@@ -63,14 +38,6 @@ static bool ctx_under(const struct plait_ctx *c, const struct plait_ctx *top)
             return false;
     }
     return false;
-}
-
-/* The list where groups created by task t's contexts are registered, and
- * where its contexts' sleepers wait: the lock every flag that can cancel
- * those contexts is set under (t's contexts' own, t's group's). */
-static struct pl_nested_groups *task_list(struct plait_task *t)
-{
-    return t->group != NULL ? &t->group->nested : &t->ctx.pool->lone_nested;
 }
 
 /* ---- The sleepers -----------------------------------------------------
@@ -157,7 +124,7 @@ static void wake_claimed(struct pl_sleeper *r)
 int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
 {
     PLAIT_ASSERT(ctx->task != NULL);
-    struct pl_nested_groups *list = task_list(ctx->task);
+    struct pl_nested_groups *list = pl_task_list(ctx->task);
     uint64_t now = pl_now_ns();
     struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false, .wake = NULL};
     /* init: r is on our stack; the list lock below publishes it to the
@@ -166,9 +133,9 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
     pl_spin_lock(&list->lock);
     /* Under the lock (the section comment above): a flag set before this
      * is seen, a canceller after it finds the record. */
-    enum walk_end end = walk(ctx);
-    bool cancelled = end == WALK_CANCELLED;
-    r.shielded = end == WALK_SHIELDED;
+    enum pl_walk_end end = pl_walk(ctx);
+    bool cancelled = end == PL_WALK_CANCELLED;
+    r.shielded = end == PL_WALK_SHIELDED;
     if (cancelled || now >= deadline) {
         pl_spin_unlock(&list->lock);
         return cancelled ? ECANCELED : 0;
@@ -217,15 +184,15 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
 bool pl_cancel_hook_add(struct pl_sleeper *r, const struct plait_ctx *ctx, pl_hook_fn wake)
 {
     PLAIT_ASSERT(ctx->task != NULL && wake != NULL);
-    struct pl_nested_groups *list = task_list(ctx->task);
+    struct pl_nested_groups *list = pl_task_list(ctx->task);
     r->ctx = ctx;
     r->wake = wake;
     r->claimed = false;
     r->prev = NULL;
     pl_spin_lock(&list->lock);
-    enum walk_end end = walk(ctx); /* under the lock: pl_sleep_until's */
-    bool cancelled = end == WALK_CANCELLED;
-    r->shielded = end == WALK_SHIELDED;
+    enum pl_walk_end end = pl_walk(ctx); /* under the lock: pl_sleep_until's */
+    bool cancelled = end == PL_WALK_CANCELLED;
+    r->shielded = end == PL_WALK_SHIELDED;
     if (!cancelled) {
         r->next = list->sleepers;
         if (r->next != NULL)
@@ -238,7 +205,7 @@ bool pl_cancel_hook_add(struct pl_sleeper *r, const struct plait_ctx *ctx, pl_ho
 
 bool pl_cancel_hook_remove(struct pl_sleeper *r)
 {
-    struct pl_nested_groups *list = task_list(r->ctx->task);
+    struct pl_nested_groups *list = pl_task_list(r->ctx->task);
     pl_spin_lock(&list->lock);
     bool claimed = r->claimed;
     if (!claimed)
@@ -248,33 +215,6 @@ bool pl_cancel_hook_remove(struct pl_sleeper *r)
 }
 
 /* ---- The lists of nested groups -------------------------------------- */
-
-/* Creator counts change only under the list lock: no RMW needed. */
-static void count_created(struct pl_nested_groups *list, struct plait_ctx *c, int delta)
-{
-    PLAIT_ASSERT(pl_spin_held(&list->lock));
-    (void)list;
-    /* relaxed: every writer holds the list lock we hold (registration and
-     * pl_ctx_end), so the lock orders this read after the last write. */
-    uint32_t n = atomic_load_explicit(&c->groups_created, memory_order_relaxed);
-    PLAIT_ASSERT(delta > 0 || n > 0);
-    /* relaxed: the list lock orders the writers; the reader outside it
-     * (pl_ctx_end) takes a hint. */
-    atomic_store_explicit(&c->groups_created, n + (uint32_t)delta, memory_order_relaxed);
-}
-
-static void unlink_group(struct pl_nested_groups *list, struct plait_group *g)
-{
-    PLAIT_ASSERT(pl_spin_held(&list->lock) && g->registry == list);
-    if (g->sibling_prev != NULL)
-        g->sibling_prev->sibling_next = g->sibling_next;
-    else
-        list->head = g->sibling_next;
-    if (g->sibling_next != NULL)
-        g->sibling_next->sibling_prev = g->sibling_prev;
-    g->sibling_prev = g->sibling_next = NULL;
-    g->registry = NULL;
-}
 
 /* ---- Cancelling ------------------------------------------------------ */
 
@@ -391,7 +331,7 @@ void pl_ctx_cancel(struct plait_ctx *c)
     PLAIT_ASSERT(c->task != NULL);
     /* Step 1: the list where c's task registers its groups and sleepers,
      * which every canceller of c's task's contexts takes. */
-    struct pl_nested_groups *list = task_list(c->task);
+    struct pl_nested_groups *list = pl_task_list(c->task);
     struct pl_sleeper *wake = NULL;
     pl_spin_lock(&list->lock);
     /* relaxed: set under this lock only. */
@@ -471,55 +411,27 @@ void pl_fork_prepare_once(void)
     pthread_once(&atfork_once, atfork_register);
 }
 
-void pl_nested_register(struct plait_group *g, struct plait_ctx *creator)
+/* pl_nested_unregister's other thread (cancel.h): the detach lock
+ * first, as that thread does not keep the creator task's list alive
+ * (the detach lock's comment above). */
+void pl_nested_unregister_other(struct plait_group *g)
 {
-    struct pl_nested_groups *list = task_list(creator->task);
-    pl_spin_lock(&list->lock);
-    g->registry = list;
-    g->creator = creator;
-    g->creator_task = creator->task;
-    g->sibling_prev = NULL;
-    g->sibling_next = list->head;
-    if (list->head != NULL)
-        list->head->sibling_prev = g;
-    list->head = g;
-    count_created(list, creator, 1);
-    /* The creator's rule: under the lock that every canceller that could
-     * reach g walks under after setting its flag, so the relaxed walk sees
-     * any flag set before that canceller's walk missed g. */
-    enum walk_end end = walk(creator);
-    g->shielded = end == WALK_SHIELDED;
-    if (end == WALK_CANCELLED)
-        /* relaxed: g is not yet visible to any other thread. */
-        atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
-    pl_spin_unlock(&list->lock);
-}
-
-void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current)
-{
-    if (g->creator_task == NULL)
-        return; /* created outside any task */
-    bool creators_thread = current != NULL && current->task == g->creator_task;
-    if (!creators_thread)
-        pl_detach_lock();
+    pl_detach_lock();
     struct pl_nested_groups *list = g->registry;
     if (list != NULL) {
         pl_spin_lock(&list->lock);
         /* Another thread leaves the creator's count alone: so the
          * creator's end takes the slow path and its locks, and cannot
          * finish (letting the list's owner be freed) before our unlock. */
-        if (creators_thread)
-            count_created(list, g->creator, -1);
-        unlink_group(list, g);
+        pl_unlink_group(list, g);
         pl_spin_unlock(&list->lock);
     }
-    if (!creators_thread)
-        pl_detach_unlock();
+    pl_detach_unlock();
 }
 
 void pl_ctx_end_slow(struct plait_ctx *c)
 {
-    struct pl_nested_groups *list = task_list(c->task);
+    struct pl_nested_groups *list = pl_task_list(c->task);
     bool root = c->parent == NULL;
     bool shield = !root && is_shield(c);
     struct pl_sleeper *wake = NULL;
@@ -528,7 +440,7 @@ void pl_ctx_end_slow(struct plait_ctx *c)
     pl_spin_lock(&list->lock);
     /* A shield's groups now follow the enclosing context's fate (cancel.h,
      * Shields): the walk under the lock, as a registration's. */
-    enum walk_end up = shield ? walk(c->parent) : WALK_CLEAR;
+    enum pl_walk_end up = shield ? pl_walk(c->parent) : PL_WALK_CLEAR;
     for (struct plait_group *g = list->head, *next; g != NULL; g = next) {
         next = g->sibling_next;
         if (g->creator != c)
@@ -536,10 +448,10 @@ void pl_ctx_end_slow(struct plait_ctx *c)
         if (!root) {
             /* A join child's groups now belong to the enclosing context. */
             g->creator = c->parent;
-            count_created(list, c->parent, 1);
+            pl_count_created(list, c->parent, 1);
             if (shield) {
-                g->shielded = up == WALK_SHIELDED;
-                if (up == WALK_CANCELLED)
+                g->shielded = up == PL_WALK_SHIELDED;
+                if (up == PL_WALK_CANCELLED)
                     cancel_tree(g, 0, &wake); /* a late step 2 */
             }
         } else {
@@ -554,7 +466,7 @@ void pl_ctx_end_slow(struct plait_ctx *c)
                 pl_pool_ref(g->pool);
                 atomic_store_explicit(&g->pool_ref, true, memory_order_release);
             }
-            unlink_group(list, g);
+            pl_unlink_group(list, g);
             g->creator = NULL;
         }
     }

@@ -2,7 +2,9 @@
  * cancel — cancellation and its reach: what "cancelled" means, how a
  * cancellation reaches the checks and sleeps of the tasks it covers, and
  * the lists of nested groups through which it reaches groups created
- * inside them. Every side of every handshake below is in cancel.c.
+ * inside them. Every side of every handshake below is in cancel.c, but
+ * a group's registration and its creator's-thread unregistration, which
+ * are inline at the end of this header (every group-per-call makes both).
  *
  * What "cancelled" means. A context (a task's, or a join child's) is
  * cancelled when its own flag is set, or the flag of a context enclosing
@@ -109,6 +111,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "debug.h"
 
 /* The process-wide cancel epoch: bumped by every flag set (step 3).
  * Hidden: read inline by every check, without a GOT load. */
@@ -258,15 +261,137 @@ static inline void pl_nested_init(struct pl_nested_groups *list)
     list->sleepers = NULL;
 }
 
+/* ---- Registration (the creator's rule), inline for the group-per-call
+ * pattern: each creation and destroy of a group in a task makes one. The
+ * helpers are cancel.c's too (it uses them for the canceller's steps).
+ * ------------------------------------------------------------------- */
+
+/* How a walk ended: a flag, the task's group with none (clear), or a
+ * shield (clear too, and what the walker registers is shielded). */
+enum pl_walk_end { PL_WALK_CLEAR, PL_WALK_CANCELLED, PL_WALK_SHIELDED };
+
+static inline enum pl_walk_end pl_walk(const struct plait_ctx *c)
+{
+    /* acquire: pairs with the release of each flag (step 3), which comes
+     * after the flags of the groups nested under it (step 2): a walk that
+     * sees a flag sees those too (rule 4's order). The callers order the
+     * walk after the flags it must see (pl_ctx_walk's comment). */
+    const struct plait_ctx *x = c;
+    for (;;) {
+        uint32_t f = atomic_load_explicit(&x->cancelled, memory_order_acquire);
+        if (f != 0) /* the shield's bit is tested only here */
+            return (f & PL_CTX_CANCELLED) ? PL_WALK_CANCELLED : PL_WALK_SHIELDED;
+        if (x->parent == NULL)
+            break;
+        x = x->parent;
+    }
+    const struct plait_group *g = x->task != NULL ? x->task->group : NULL;
+    return g != NULL && (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CANCELLED)
+               ? PL_WALK_CANCELLED
+               : PL_WALK_CLEAR;
+}
+
+/* The list where groups created by task t's contexts are registered, and
+ * where its contexts' sleepers wait: the lock every flag that can cancel
+ * those contexts is set under (t's contexts' own, t's group's). */
+static inline struct pl_nested_groups *pl_task_list(struct plait_task *t)
+{
+    return t->group != NULL ? &t->group->nested : &t->ctx.pool->lone_nested;
+}
+
+/* Creator counts change only under the list lock: no RMW needed. */
+static inline void pl_count_created(struct pl_nested_groups *list, struct plait_ctx *c, int delta)
+{
+    PLAIT_ASSERT(pl_spin_held(&list->lock));
+    (void)list;
+    /* relaxed: every writer holds the list lock we hold (registration and
+     * pl_ctx_end), so the lock orders this read after the last write. */
+    uint32_t n = atomic_load_explicit(&c->groups_created, memory_order_relaxed);
+    PLAIT_ASSERT(delta > 0 || n > 0);
+    /* relaxed: the list lock orders the writers; the reader outside it
+     * (pl_ctx_end) takes a hint. */
+    atomic_store_explicit(&c->groups_created, n + (uint32_t)delta, memory_order_relaxed);
+}
+
+/* Takes g out of list's links, leaving g's own fields as they were: for
+ * a group being destroyed, whose registration is not read again (create
+ * writes it anew). */
+static inline void pl_unlink_links(struct pl_nested_groups *list, struct plait_group *g)
+{
+    PLAIT_ASSERT(pl_spin_held(&list->lock) && g->registry == list);
+    if (g->sibling_prev != NULL)
+        g->sibling_prev->sibling_next = g->sibling_next;
+    else
+        list->head = g->sibling_next;
+    if (g->sibling_next != NULL)
+        g->sibling_next->sibling_prev = g->sibling_prev;
+}
+
+/* Takes g out of list: g stays alive, not registered (registry NULL). */
+static inline void pl_unlink_group(struct pl_nested_groups *list, struct plait_group *g)
+{
+    pl_unlink_links(list, g);
+    g->sibling_prev = g->sibling_next = NULL;
+    g->registry = NULL;
+}
+
 /* Registers a new group g, created while creator runs, in the list of
  * creator's task (the creator's rule), and marks g cancelled if creator
  * already is. */
-void pl_nested_register(struct plait_group *g, struct plait_ctx *creator);
+static inline void pl_nested_register(struct plait_group *g, struct plait_ctx *creator)
+{
+    struct pl_nested_groups *list = pl_task_list(creator->task);
+    pl_spin_lock(&list->lock);
+    g->registry = list;
+    g->creator = creator;
+    g->creator_task = creator->task;
+    g->sibling_prev = NULL;
+    g->sibling_next = list->head;
+    if (list->head != NULL)
+        list->head->sibling_prev = g;
+    list->head = g;
+    pl_count_created(list, creator, 1);
+    /* The creator's rule: under the lock that every canceller that could
+     * reach g walks under after setting its flag, so the walk sees any
+     * flag set before that canceller's walk missed g. */
+    enum pl_walk_end end = pl_walk(creator);
+    g->shielded = end == PL_WALK_SHIELDED;
+    if (pl_unlikely(end == PL_WALK_CANCELLED))
+        /* relaxed: g is not yet visible to any other thread. */
+        atomic_fetch_or_explicit(&g->state, PL_G_CANCELLED, memory_order_relaxed);
+    pl_spin_unlock(&list->lock);
+}
+
+void pl_nested_unregister_other(struct plait_group *g);
 
 /* Takes g out of its creator's list, if it is still there: called by
  * plait_group_destroy from any thread; current is the calling thread's
- * running context or NULL. */
-void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current);
+ * running context or NULL. A thread running the creator task keeps the
+ * list alive (the task cannot end meanwhile); any other takes the detach
+ * lock first (pl_nested_unregister_other, cancel.c). */
+static inline void pl_nested_unregister_by_creator(struct plait_group *g);
+
+static inline void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current)
+{
+    if (g->creator_task == NULL)
+        return; /* created outside any task */
+    if (pl_unlikely(current == NULL || current->task != g->creator_task))
+        pl_nested_unregister_other(g);
+    else
+        pl_nested_unregister_by_creator(g);
+}
+
+/* pl_nested_unregister on a thread running g's creator task. */
+static inline void pl_nested_unregister_by_creator(struct plait_group *g)
+{
+    struct pl_nested_groups *list = g->registry;
+    if (list != NULL) {
+        pl_spin_lock(&list->lock);
+        pl_count_created(list, g->creator, -1);
+        pl_unlink_links(list, g); /* g is being destroyed */
+        pl_spin_unlock(&list->lock);
+    }
+}
 
 void pl_ctx_end_slow(struct plait_ctx *c);
 

@@ -122,6 +122,9 @@ enum {
 /* group.c: the sleepers bit of a group's slots word. */
 #define PL_SLOTS_SLEEPERS 0x80000000u
 
+/* The size of plait_group's block from slots to waiter (group.c). */
+#define PL_GROUP_RESET_BYTES 88
+
 /* Errors a group keeps without allocating (group.c). */
 #define PL_GROUP_INLINE_ERRORS 4
 
@@ -160,13 +163,11 @@ struct plait_group {
     _Atomic bool pool_ref;
     struct plait_group *sibling_prev, *sibling_next;
     /* group.c, timer.c: the deadline's entry (the pool timer's lock). */
-    struct pl_timed deadline;
-    _Atomic bool had_deadline;
-    /* Some task of the group went through the injection queue, so a wait
-     * on it may need to take injected work to make progress (pool.c sets
-     * it, worker.c reads it). */
-    _Atomic bool fed_from_outside;
-    /* group.c, task.c: the limit and its slot holders (a futex word:
+    struct pl_timed deadline; /* had_deadline: below */
+    /* slots to waiter: the block that create clears with wide stores
+     * (group.c; PL_GROUP_RESET_BYTES), all zero at the start: keep them
+     * together, and add here only fields whose initial value is zero.
+     * group.c, task.c: the limit and its slot holders (a futex word:
      * their count | PL_SLOTS_SLEEPERS while a spawner sleeps on it). */
     PL_CACHE_ALIGNED _Atomic uint32_t slots;
     _Atomic uint32_t limit;
@@ -178,6 +179,12 @@ struct plait_group {
     /* signal_cancel.c: 0, then PL_ASYNC_ASKED once plait_group_cancel_async
      * pushed the group, PL_ASYNC_DONE once the watcher cancelled it. */
     _Atomic uint32_t async_state;
+    /* group.c: a deadline was set (the wait removes it). */
+    _Atomic bool had_deadline;
+    /* Some task of the group went through the injection queue, so a wait
+     * on it may need to take injected work to make progress (pool.c sets
+     * it, worker.c reads it). */
+    _Atomic bool fed_from_outside;
     struct plait_group *async_next;
     /* worker.c: a context on a worker waiting on the group (the wait
      * sets it; read while the group is unfinished, when it is alive). */

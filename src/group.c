@@ -4,6 +4,7 @@
 #include "group.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,77 @@ static bool deadline_admit(struct pl_timed *e)
     return !(atomic_load_explicit(&g->state, memory_order_seq_cst) & PL_G_CLOSED);
 }
 
-int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
+/* The fields that every finished group leaves at their initial values,
+ * or that destroy puts back when a use changed them: a record in a
+ * worker's group cache is clean, so create initialises these only in a
+ * fresh record. Each, and why it is back at the destroy:
+ *   - nested: every task has finished, so every group its tasks created
+ *     has left the list (their creators' ends) and every sleeper and hook
+ *     has unlinked itself or been claimed; the lock is free;
+ *   - errors_lock: free (its holders are tasks, all finished);
+ *   - errors, nerrors, errors_cap, first_error: destroy puts them back
+ *     when there was an error (nerrors != 0: the first error always finds
+ *     an inline slot, so first_error != 0 implies it);
+ *   - deadline: heap_index is SIZE_MAX whenever the entry is out of the
+ *     heap (timer.c), which it is once the wait removed it, and nothing
+ *     reads at out of the heap; fire and drain never change. */
+static void init_clean(struct plait_group *g)
+{
+    pl_nested_init(&g->nested);
+    pl_spin_init(&g->errors_lock);
+    g->errors = g->errors_inline;
+    g->nerrors = 0;
+    g->errors_cap = PL_GROUP_INLINE_ERRORS;
+    g->first_error = 0;
+    pl_timed_init(&g->deadline, deadline_fire, NULL);
+}
+
+/* init_clean's promise, checked on every reuse where asserts are on. */
+static inline void assert_clean(struct plait_group *g)
+{
+    PLAIT_ASSERT(g->nested.head == NULL && g->nested.sleepers == NULL &&
+                 !pl_spin_held(&g->nested.lock));
+    PLAIT_ASSERT(!pl_spin_held(&g->errors_lock));
+    PLAIT_ASSERT(g->errors == g->errors_inline && g->nerrors == 0 &&
+                 g->errors_cap == PL_GROUP_INLINE_ERRORS && g->first_error == 0);
+    PLAIT_ASSERT(g->deadline.heap_index == SIZE_MAX && g->deadline.fire == deadline_fire &&
+                 g->deadline.drain == NULL);
+    (void)g;
+}
+
+/* What create writes in every record, clean (init_clean) by now. */
+static inline __attribute__((always_inline)) void
+group_init(struct plait_group *g, plait_pool *pool, unsigned flags, bool ref_now)
+{
+    atomic_init(&g->pending, 1); /* the wait bias */
+    atomic_init(&g->n_finished, 0);
+    atomic_init(&g->state, 0);
+    g->flags = flags;
+    g->pool = pool;
+    pl_event_init(&g->done);
+    atomic_init(&g->pool_ref, ref_now);
+    /* The counts and the feature fields that a use may leave changed
+     * (had_deadline and fed_from_outside among them), slots to waiter,
+     * contiguous (core.h): cleared by wide stores, in two pieces, as a
+     * memset of the whole is a rep stos (slower than the stores). Their
+     * initial values are all zero bits: PLAIT_CANCEL_NONE is 0, and
+     * false, a NULL pointer and a zero count are all-zero on the
+     * platforms plait runs on (as dump.c's calloc'd records assume).
+     * init, here and above, and plain writes: g is not yet visible to any
+     * other thread (group_create_slow's comment says why). */
+    _Static_assert(PLAIT_CANCEL_NONE == 0, "the cleared block starts with no cancel reason");
+    _Static_assert(offsetof(struct plait_group, waiter) + sizeof g->waiter -
+                           offsetof(struct plait_group, slots) ==
+                       PL_GROUP_RESET_BYTES,
+                   "slots..waiter is the block create clears (core.h)");
+    memset((char *)&g->slots, 0, 64);
+    memset((char *)&g->slots + 64, 0, PL_GROUP_RESET_BYTES - 64);
+}
+
+/* plait_group_create, every case: outside a task or of another pool (a
+ * pool reference, the shutdown check), a fresh record, an async group. */
+static __attribute__((noinline)) int group_create_slow(plait_group **out, plait_pool *pool,
+                                                       unsigned flags)
 {
     if (out == NULL || pool == NULL ||
         (flags & ~(unsigned)(PLAIT_GROUP_COLLECT_ALL | PLAIT_GROUP_CANCEL_ASYNC)))
@@ -99,51 +170,30 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
         return ESHUTDOWN;
     }
     struct plait_group *g = w != NULL ? pl_cache_get(&w->group_cache) : NULL;
-    if (g == NULL && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
+    bool fresh = g == NULL;
+    if (fresh && (g = pl_malloc_aligned(sizeof *g)) == NULL) {
         if (ref_now)
             pl_pool_unref(pool);
         return ENOMEM;
     }
     int err;
     if (pl_unlikely(flags & PLAIT_GROUP_CANCEL_ASYNC) && (err = pl_async_group_created()) != 0) {
-        if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+        /* A fresh record is not clean (init_clean): never into the cache. */
+        if (fresh || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
             pl_free(g);
         if (ref_now)
             pl_pool_unref(pool);
         return err;
     }
-    /* Field by field: a memset of the record costs more (rep stos).
-     * init, all: g is unseen until *out hands it to the creator, whose
-     * spawns publish it further (the push's release). */
-    atomic_init(&g->pending, 1); /* the wait bias */
-    atomic_init(&g->state, 0);
-    g->flags = flags;
-    g->pool = pool;
-    pl_event_init(&g->done);
-    pl_nested_init(&g->nested);
-    pl_spin_init(&g->errors_lock);
-    g->errors = g->errors_inline;
-    g->nerrors = 0;
-    g->errors_cap = PL_GROUP_INLINE_ERRORS;
-    g->first_error = 0;
-    pl_timed_init(&g->deadline, deadline_fire, NULL);
-    atomic_init(&g->had_deadline, false);
-    atomic_init(&g->fed_from_outside, false);
-    atomic_init(&g->n_finished, 0);
-    atomic_init(&g->slots, 0);
-    atomic_init(&g->limit, 0);
-    atomic_init(&g->n_cancelled, 0);
-    atomic_init(&g->n_never_run, 0);
-    atomic_init(&g->n_failed, 0);
-    atomic_init(&g->errors_lost, 0);
-    atomic_init(&g->items_total, 0);
-    atomic_init(&g->items_done, 0);
-    atomic_init(&g->holds, 0);
-    atomic_init(&g->cancel_reason, PLAIT_CANCEL_NONE);
-    atomic_init(&g->async_state, 0);
-    g->async_next = NULL;
-    atomic_init(&g->waiter, NULL);
-    atomic_init(&g->pool_ref, ref_now);
+    /* init, all: g is unseen until *out hands it to the creator, whose
+     * spawns publish it further (the push's release). A cached record's
+     * previous use happened before its destroy on this thread (the done
+     * event's acquire, then the cache is this worker's own). */
+    if (fresh)
+        init_clean(g);
+    else
+        assert_clean(g);
+    group_init(g, pool, flags, ref_now);
 
     if (cur != NULL) {
         pl_nested_register(g, cur); /* sets the registration's fields */
@@ -158,23 +208,51 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
     return 0;
 }
 
+int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
+{
+    /* The group-per-call path, with no call: in a running task of pool,
+     * a clean record in this worker's cache, no async flag. Its pool
+     * reference is deferred (group_create_slow's comment), and the pool
+     * is not foreign, so no shutdown check. The rest, and every refusal,
+     * are the slow path's (which takes the cases apart again: the same
+     * answers). */
+    struct pl_worker *w = pl_tls_worker;
+    if (pl_likely(w != NULL && w->pool == pool && out != NULL &&
+                  !(flags & ~(unsigned)PLAIT_GROUP_COLLECT_ALL))) {
+        struct plait_ctx *cur = w->current;
+        if (pl_likely(cur != NULL && w->group_cache.head != NULL)) {
+            struct plait_group *g = pl_cache_get(&w->group_cache);
+            /* init: as group_create_slow's. */
+            assert_clean(g);
+            group_init(g, pool, flags, false);
+            pl_nested_register(g, cur); /* sets the registration's fields */
+            pl_obs_group_created(g, false);
+            *out = g;
+            return 0;
+        }
+    }
+    return group_create_slow(out, pool, flags);
+}
+
 /* Drops the wait bias once; the one who brings the count to "no task,
- * wait begun" sets done. */
-static void begin_wait(struct plait_group *g)
+ * wait begun" sets done, and is told so (true): its own wait is over. */
+static bool begin_wait(struct plait_group *g)
 {
     /* relaxed: a first guess for the CAS, which re-reads it (and its
      * failure order: a new guess). */
     size_t p = atomic_load_explicit(&g->pending, memory_order_relaxed);
     do {
         if (p & PL_PENDING_WAITING)
-            return;           /* another waiter dropped it */
+            return false;     /* another waiter dropped it */
         PLAIT_ASSERT(p >= 1); /* the bias is still there */
         /* acq_rel: when this makes the count final, it acquires every
          * task's release (they decremented before us). */
     } while (!atomic_compare_exchange_weak_explicit(&g->pending, &p, p - 1 + PL_PENDING_WAITING,
                                                     memory_order_acq_rel, memory_order_relaxed));
-    if (p == 1)
-        pl_event_set(&g->done);
+    if (p != 1)
+        return false;
+    pl_event_set(&g->done);
+    return true;
 }
 
 /* The wait's result, from a closed group's state word (group_wait). */
@@ -208,9 +286,12 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
      * out leaves the group as a wait in progress does (API.md, rule 15):
      * open to spawns while a task or hold is left, over once none is;
      * begin_wait does nothing for the waits after it. */
-    begin_wait(g);
     struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
-    if (timed != 0) {
+    if (begin_wait(g)) {
+        /* Every task had finished: the count is final, and our CAS
+         * acquired their decrements (an empty group, the common case of a
+         * wait on a group whose tasks ran inline). No wait to make. */
+    } else if (timed != 0) {
         /* ns == 0 is a poll: it runs nothing. */
         if (!pl_event_done(&g->done)) {
             if (timed == 1)
@@ -225,7 +306,7 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
         return EDEADLK;
     }
     /* The count is final: no task is left to touch the group. relaxed:
-     * the done event's acquire ordered it. */
+     * the done event's acquire ordered it (or begin_wait's CAS). */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
 
     /* The first waiter to get here closes the group, and the same RMW on
@@ -426,7 +507,58 @@ size_t plait_group_errors(const plait_group *g, const plait_error **errors)
     return g->nerrors;
 }
 
-void plait_group_destroy(plait_group *g)
+/* The end of destroy, for a closed group whose wait is over, on a thread
+ * whose running context is cur (or NULL) and whose worker is w (or
+ * NULL); by_creator: cur runs g's creator task. */
+static inline __attribute__((always_inline)) void group_teardown(struct plait_group *g,
+                                                                 const struct plait_ctx *cur,
+                                                                 bool by_creator,
+                                                                 struct pl_worker *w)
+{
+    /* Closed: its wait removed the deadline (group_wait), and none can be
+     * set any more. relaxed: seen by us or acquired above. */
+    PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
+    if (by_creator) /* cur runs g's creator task */
+        pl_nested_unregister_by_creator(g);
+    else
+        pl_nested_unregister(g, cur);
+    /* After the unregistration: if the creator task's end came first, it
+     * took the reference (cancel.c, pl_ctx_end_slow) under the detach
+     * lock, which the unregistration took too, or on this thread; if not,
+     * no reference is taken for the group any more, and nothing below
+     * reads the pool's record but the drop of a reference. acquire: pairs
+     * with that end's release store, whichever way we met it. */
+    bool ref = atomic_load_explicit(&g->pool_ref, memory_order_acquire);
+    pl_obs_group_destroyed(g);
+    /* Groups nested in this one were unregistered by their creators' ends
+     * (every task of this group has finished). */
+    PLAIT_ASSERT(g->nested.head == NULL);
+    if (pl_unlikely(g->nerrors != 0)) {
+        for (size_t i = 0; i < g->nerrors; i++)
+            pl_free((char *)g->errors[i].message);
+        if (g->errors != g->errors_inline)
+            pl_free(g->errors);
+        /* Clean for the cache (init_clean). */
+        g->errors = g->errors_inline;
+        g->nerrors = 0;
+        g->errors_cap = PL_GROUP_INLINE_ERRORS;
+        g->first_error = 0;
+    }
+    PLAIT_ASSERT(g->first_error == 0);
+    struct plait_pool *pool = g->pool;
+    if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
+        pl_free(g);
+    /* Last: the group's reference may be what keeps the pool's record
+     * (pool.h), which the timer removal above still read. */
+    if (ref)
+        pl_pool_unref(pool);
+    /* A quiet point for what the group's tasks left behind: every one of
+     * them has finished (alloc.h). */
+    pl_trim_if_due();
+}
+
+/* plait_group_destroy, every case. */
+static __attribute__((noinline)) void group_destroy_slow(plait_group *g)
 {
     if (g == NULL)
         return;
@@ -444,34 +576,24 @@ void plait_group_destroy(plait_group *g)
     }
     if (g->flags & PLAIT_GROUP_CANCEL_ASYNC)
         pl_async_group_destroyed(g); /* the signal watcher is done with it */
-    /* Closed: its wait removed the deadline (group_wait), and none can be
-     * set any more. relaxed: seen by us or acquired above. */
-    PLAIT_ASSERT(atomic_load_explicit(&g->state, memory_order_relaxed) & PL_G_CLOSED);
-    pl_nested_unregister(g, cur);
-    /* After the unregistration: if the creator task's end came first, it
-     * took the reference (cancel.c, pl_ctx_end_slow) under the detach
-     * lock, which the unregistration took too, or on this thread; if not,
-     * no reference is taken for the group any more, and nothing below
-     * reads the pool's record but the drop of a reference. acquire: pairs
-     * with that end's release store, whichever way we met it. */
-    bool ref = atomic_load_explicit(&g->pool_ref, memory_order_acquire);
-    pl_obs_group_destroyed(g);
-    /* Groups nested in this one were unregistered by their creators' ends
-     * (every task of this group has finished). */
-    PLAIT_ASSERT(g->nested.head == NULL);
-    for (size_t i = 0; i < g->nerrors; i++)
-        pl_free((char *)g->errors[i].message);
-    if (g->errors != g->errors_inline)
-        pl_free(g->errors);
-    struct plait_pool *pool = g->pool;
+    group_teardown(g, cur, false, pl_tls_worker);
+}
+
+void plait_group_destroy(plait_group *g)
+{
+    /* The group-per-call path, with no call but the trim's: by a thread
+     * running the task that created g (so not from one of g's own tasks,
+     * which came after g), g closed, not async. */
     struct pl_worker *w = pl_tls_worker;
-    if (w == NULL || !pl_cache_put(&w->group_cache, g, PL_GROUP_CACHE_MAX))
-        pl_free(g);
-    /* Last: the group's reference may be what keeps the pool's record
-     * (pool.h), which the timer removal above still read. */
-    if (ref)
-        pl_pool_unref(pool);
-    /* A quiet point for what the group's tasks left behind: every one of
-     * them has finished (alloc.h). */
-    pl_trim_if_due();
+    if (pl_likely(g != NULL && w != NULL)) {
+        struct plait_ctx *cur = w->current;
+        /* acquire: as group_destroy_slow's. */
+        if (pl_likely(cur != NULL && g->creator_task == cur->task &&
+                      !(g->flags & PLAIT_GROUP_CANCEL_ASYNC) &&
+                      (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED))) {
+            group_teardown(g, cur, true, w);
+            return;
+        }
+    }
+    group_destroy_slow(g);
 }
