@@ -122,29 +122,23 @@ extern __attribute__((visibility("hidden"))) _Atomic uint32_t pl_cancel_epoch;
  * reads non-zero, so the mark costs the other contexts nothing). */
 enum { PL_CTX_CANCELLED = 1u << 0, PL_CTX_SHIELD = 1u << 1 };
 
-static inline void pl_ctx_init_root(struct plait_ctx *c, struct plait_task *t,
-                                    struct plait_pool *pool)
-{
-    c->parent = NULL;
-    c->task = t;
-    c->pool = pool;
-    atomic_init(&c->cancelled, 0);
-    atomic_init(&c->epoch_ok, 0); /* the epoch starts at 1: the first check walks */
-    atomic_init(&c->groups_created, 0);
-    atomic_init(&c->cancel_code, 0);
-    c->message = NULL;
-}
+/* A task's root context has no initialiser here: task.c keeps most of
+ * its fields in the record across uses (its record invariant) and sets
+ * the rest in task_init. */
 
-/* A join child's context, from its parent's task, pool and epoch read once
- * by the caller (plait_join builds two from one read). */
+/* A join child's context, from its parent's task, pool and epoch read
+ * by the caller (join.c: a stolen a's, built by its thief, and an a that
+ * cannot run in b's finished context; b's own is written in place by
+ * plait_join). */
 static inline void pl_ctx_init_child_of(struct plait_ctx *c, struct plait_ctx *parent,
                                         struct plait_task *task, struct plait_pool *pool,
                                         uint32_t epoch)
 {
     /* One initialiser, not a store per field: c is not yet visible to any
-     * other thread (a join publishes its frame by the deque's push), so
-     * its atomics need no atomic stores, and the compiler may write the
-     * whole record with a few wide stores. */
+     * other thread (built before a runs; a joiner that cancels it first
+     * acquires the thief's release of the frame's stolen word, join.c),
+     * so its atomics need no atomic stores, and the compiler may write
+     * the whole record with a few wide stores. */
     *c = (struct plait_ctx){.parent = parent, .task = task, .pool = pool, .epoch_ok = epoch};
 }
 

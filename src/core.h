@@ -8,7 +8,8 @@
  *
  * Lifetimes:
  *   - a task record lives until its scheduler reference and its handle (if
- *     any) are both dropped (refs);
+ *     any) are both dropped (refs, kept only for a task with a handle;
+ *     without one, the task's end frees it);
  *   - a join frame lives on the joining thread's stack until plait_join
  *     returns, which waits for the frame's event;
  *   - a context (plait_ctx) is valid while its body runs; join children's
@@ -77,6 +78,8 @@ struct plait_task {
      * by the dump (dump.c), to show what runs inside whose wait. */
     struct plait_ctx *outer;
     struct plait_ctx ctx;
+    /* done, refs, cancelling, result: set up only for a task with a
+     * handle (task.c, task_init); nothing reads them for one without. */
     struct pl_event done;
     _Atomic uint32_t refs;
     _Atomic uint32_t cancelling; /* plait_task_cancel calls in progress */

@@ -196,14 +196,19 @@ static __attribute__((noinline)) int group_create_slow(plait_group **out, plait_
     group_init(g, pool, flags, ref_now);
 
     if (cur != NULL) {
+        /* The dump's fields before the registration, which makes g
+         * findable: the dump walks the list under its lock and reads the
+         * name (dump.c, add_group), which would otherwise be the record's
+         * previous use's, or uninitialised in a fresh one. */
+        pl_obs_group_created(g, false);
         pl_nested_register(g, cur); /* sets the registration's fields */
     } else {
         g->registry = NULL;
         g->creator = NULL;
         g->creator_task = NULL;
         g->sibling_prev = g->sibling_next = NULL;
+        pl_obs_group_created(g, true); /* findable from here on: the root list */
     }
-    pl_obs_group_created(g, cur == NULL);
     *out = g;
     return 0;
 }
@@ -225,8 +230,8 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
             /* init: as group_create_slow's. */
             assert_clean(g);
             group_init(g, pool, flags, false);
-            pl_nested_register(g, cur); /* sets the registration's fields */
-            pl_obs_group_created(g, false);
+            pl_obs_group_created(g, false); /* first: as group_create_slow's */
+            pl_nested_register(g, cur);     /* sets the registration's fields */
             *out = g;
             return 0;
         }

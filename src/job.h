@@ -21,9 +21,12 @@ typedef void (*pl_job_fn)(struct pl_worker *w, struct pl_job *job);
 
 struct pl_job {
     pl_job_fn run;
-    /* The context the job runs (a task's, or a join child's): what its
-     * completion is part of. A wait reads it to tell whether it depends on
-     * the job (worker.c); set, like run, before the job is published. */
+    /* Where the job's completion is part of: a task's root context, or
+     * for a join frame the joiner's context (the parent: a's own context
+     * is built only when the frame is taken, join.c), which with the
+     * owner compare below gives a wait the same answer as a's context
+     * would. A wait reads it to tell whether it depends on the job
+     * (worker.c); set, like run, before the job is published. */
     struct plait_ctx *ctx;
     /* What a wait on it would name as its target (pl_awaited.target): a
      * task's group (its root context, for a lone task), a join child's

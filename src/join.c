@@ -271,8 +271,10 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
 
     /* b, inline, under its context. b is a call, and so is every
      * plait_join nested in it: when the stack runs low, the rest of the
-     * recursion continues on a fresh one. cb ends once, after a (fast
-     * path) or first thing in join_slow. */
+     * recursion continues on a fresh one. cb ends after a (fast path),
+     * or first thing in join_slow, and there again after an a that then
+     * runs in it (run_a_in; an end hands on only what is still
+     * registered, so a second one passes a's groups alone). */
     w->current = &f.cb;
     int rb =
         pl_likely(!frame_low(&f)) ? b(&f.cb, arg_b) : pl_call_on_fresh_stack(w, b, &f.cb, arg_b);

@@ -183,9 +183,11 @@ static int deadline_use(plait_ctx *ctx, uint64_t ns, plait_group **gp, plait_gro
     if (e != 0)
         return e;
     *gp = g;
-    if ((e = plait_group_set_timeout(g, ns)) != 0)
-        return e;
+    /* The task first: a deadline set first may fire before the spawn
+     * (1 ms on a loaded machine), which then says ECANCELED (rule 6). */
     if ((e = plait_go(g, until_cancelled, NULL)) != 0)
+        return e;
+    if ((e = plait_group_set_timeout(g, ns)) != 0)
         return e;
     if (ns > TL_MINUTE_NS / 2)
         plait_group_cancel(g);
