@@ -236,7 +236,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 
 /* Drops the wait bias once; the one who brings the count to "no task,
  * wait begun" sets done, and is told so (true): its own wait is over. */
-static bool begin_wait(struct plait_group *g)
+static inline __attribute__((always_inline)) bool begin_wait(struct plait_group *g)
 {
     /* relaxed: a first guess for the CAS, which re-reads it (and its
      * failure order: a new guess). */
