@@ -316,6 +316,14 @@ static inline __attribute__((always_inline)) int group_close(plait_group *g)
     return r;
 }
 
+/* The untimed wait's loop (worker.c), for group_wait_tasks: out of line,
+ * so that the fast path's frame holds no pl_awaited. */
+static __attribute__((noinline)) int group_wait_loop(plait_group *g)
+{
+    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+    return pl_wait_event_loop(&g->done, &awaited);
+}
+
 /* An untimed wait that found tasks left (begin_wait): out of line, so
  * that a wait on a group whose tasks are all done (group_empty) pays no
  * frame for the nested runs. */
@@ -326,13 +334,10 @@ static __attribute__((noinline)) int group_wait_tasks(plait_group *g, struct pl_
      * done event was unset at begin_wait's CAS (a set since is the loop's
      * to see, worker.h). On true the awaited work ran here and set done,
      * and the event's acquire ordered the count. */
-    if (w == NULL || !pl_wait_fast(w, cur, &g->done, g, &g->waiter)) {
-        struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
-        if (pl_wait_event_loop(&g->done, &awaited) != 0)
-            /* EDEADLK: the wait found that the group waits on us (further
-             * up than our own task); the group stays open. */
-            return EDEADLK;
-    }
+    if ((w == NULL || !pl_wait_fast(w, cur, &g->done, g, &g->waiter)) && group_wait_loop(g) != 0)
+        /* EDEADLK: the wait found that the group waits on us (further up
+         * than our own task); the group stays open. */
+        return EDEADLK;
     return group_close(g);
 }
 
