@@ -97,8 +97,7 @@ static int held_root(plait_ctx *ctx, void *arg)
     return r;
 }
 
-Test(wait_inline, a_wait_with_nothing_to_run_sleeps_until_the_last_hold_goes,
-     .timeout = TL_TIMEOUT)
+Test(wait_inline, a_wait_with_nothing_to_run_sleeps_until_the_last_hold_goes, .timeout = TL_TIMEOUT)
 {
     plait_pool *pool = tl_pool(1);
     struct held h;
