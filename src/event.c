@@ -8,18 +8,10 @@
 #include "park.h"
 #include "util.h"
 
-void pl_event_set(struct pl_event *e)
+void pl_event_release_nodes(uintptr_t prev)
 {
-    /* seq_cst (acq_rel would do for the event itself): release publishes
-     * the setter's work to waiters that see DONE; acquire makes the nodes
-     * pushed by the registrants' release CASes visible (their CASes and
-     * this RMW are one modification order); seq_cst puts the set in the
-     * total order for plait_task_cancel's store-buffering pair with
-     * task_finish (task.c). This RMW is our last access to the event: after
-     * it no node can be pushed, and the list is ours. */
-    uintptr_t prev = atomic_fetch_or_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
     PLAIT_ASSERT(!(prev & PL_EV_DONE)); /* set once */
-    struct pl_event_node *n = (struct pl_event_node *)(prev & ~PL_EV_DONE);
+    struct pl_event_node *n = (struct pl_event_node *)prev;
     while (n != NULL) {
         /* Read everything we need from the node before releasing it: once
          * released, its waiter may leave and the node be gone. */

@@ -44,6 +44,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util.h"
+
 struct pl_parker;
 
 #define PL_EV_DONE ((uintptr_t)1)
@@ -78,7 +80,28 @@ static inline bool pl_event_released(const struct pl_event_node *n)
     return atomic_load_explicit((_Atomic uint32_t *)&n->rel, memory_order_acquire) == 1;
 }
 
-void pl_event_set(struct pl_event *e);
+/* pl_event_set past its RMW: releases the nodes it took (prev: the stack,
+ * non-empty). */
+void pl_event_release_nodes(uintptr_t prev);
+
+static inline void pl_event_set(struct pl_event *e)
+{
+    /* An exchange to DONE, not an OR: set once, so DONE was clear and the
+     * word held only the stack, which the exchange takes whole; no
+     * registrant reads the word's stack once DONE is in it (it sees DONE
+     * and does not push), so the nodes need not stay in it. One xchg, no
+     * load and CAS loop, and the common case (no node: nobody slept) no
+     * call. seq_cst (acq_rel would do for the event itself): release
+     * publishes the setter's work to waiters that see DONE; acquire makes
+     * the nodes pushed by the registrants' release CASes visible (their
+     * CASes and this RMW are one modification order); seq_cst puts the
+     * set in the total order for plait_task_cancel's store-buffering pair
+     * with task_finish (task.c). This RMW is our last access to the event:
+     * after it no node can be pushed, and the list is ours. */
+    uintptr_t prev = atomic_exchange_explicit(&e->state, PL_EV_DONE, memory_order_seq_cst);
+    if (pl_unlikely(prev != 0))
+        pl_event_release_nodes(prev);
+}
 /* Registers node (its parker set by the caller); false, and nothing
  * registered, when the event is already set. */
 bool pl_event_register(struct pl_event *e, struct pl_event_node *node);

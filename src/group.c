@@ -241,7 +241,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
 
 /* Drops the wait bias once; the one who brings the count to "no task,
  * wait begun" sets done, and is told so (true): its own wait is over. */
-static bool begin_wait(struct plait_group *g)
+static inline __attribute__((always_inline)) bool begin_wait(struct plait_group *g)
 {
     /* relaxed: a first guess for the CAS, which re-reads it (and its
      * failure order: a new guess). */
@@ -273,43 +273,10 @@ static inline int wait_result(const struct plait_group *g, uint32_t s)
     return first != 0 ? first : by_bits[(s / PL_G_CANCELLED_AT_CLOSE) & 3];
 }
 
-/* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
-static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint64_t timed)
+/* The end of every wait whose count is final: the close, the result, the
+ * deadline's removal. */
+static inline __attribute__((always_inline)) int group_close(plait_group *g)
 {
-    if (g == NULL)
-        return EINVAL;
-    /* acquire: pairs with the closer's seq_cst RMW of CLOSED; a misuse
-     * check (a wait after the close), nothing read after it depends on
-     * it: relaxed would do. */
-    if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
-        return EINVAL;
-    struct plait_ctx *cur = pl_current_ctx();
-    if (cur != NULL && cur->task->group == g)
-        return EDEADLK;
-    /* A timed wait begins the wait too: only without the bias can the
-     * count reach PL_PENDING_WAITING and set done. A wait that then times
-     * out leaves the group as a wait in progress does (API.md, rule 15):
-     * open to spawns while a task or hold is left, over once none is;
-     * begin_wait does nothing for the waits after it. */
-    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
-    if (begin_wait(g)) {
-        /* Every task had finished: the count is final, and our CAS
-         * acquired their decrements (an empty group, the common case of a
-         * wait on a group whose tasks ran inline). No wait to make. */
-    } else if (timed != 0) {
-        /* ns == 0 is a poll: it runs nothing. */
-        if (!pl_event_done(&g->done)) {
-            if (timed == 1)
-                return EAGAIN;
-            int r = pl_wait_event_until(&g->done, &awaited, pl_deadline_in(timed - 1));
-            if (r != 0)
-                return r; /* EAGAIN or EDEADLK: nothing closed */
-        }
-    } else if (pl_wait_event(&g->done, &awaited) != 0) {
-        /* EDEADLK: the wait found that the group waits on us (further up
-         * than our own task); the group stays open. */
-        return EDEADLK;
-    }
     /* The count is final: no task is left to touch the group. relaxed:
      * the done event's acquire ordered it (or begin_wait's CAS). */
     PLAIT_ASSERT(atomic_load_explicit(&g->pending, memory_order_relaxed) == PL_PENDING_WAITING);
@@ -352,6 +319,70 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
     if (atomic_load_explicit(&g->had_deadline, memory_order_seq_cst))
         pl_timer_remove(g->pool, &g->deadline);
     return r;
+}
+
+/* The untimed wait's loop (worker.c), for group_wait_tasks: out of line,
+ * so that the fast path's frame holds no pl_awaited. */
+static __attribute__((noinline)) int group_wait_loop(plait_group *g)
+{
+    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+    return pl_wait_event_loop(&g->done, &awaited);
+}
+
+/* An untimed wait that found tasks left (begin_wait): out of line, so
+ * that a wait on a group whose tasks are all done (group_empty) pays no
+ * frame for the nested runs. */
+static __attribute__((noinline)) int group_wait_tasks(plait_group *g, struct pl_worker *w,
+                                                      struct plait_ctx *cur)
+{
+    /* pl_wait_event's fast path, inline: w and cur are at hand, and the
+     * done event was unset at begin_wait's CAS (a set since is the loop's
+     * to see, worker.h). On true the awaited work ran here and set done,
+     * and the event's acquire ordered the count. */
+    if ((w == NULL || !pl_wait_fast(w, cur, &g->done, g, &g->waiter)) && group_wait_loop(g) != 0)
+        /* EDEADLK: the wait found that the group waits on us (further up
+         * than our own task); the group stays open. */
+        return EDEADLK;
+    return group_close(g);
+}
+
+/* plait_group_wait, and plait_group_wait_for (timed: ns + 1, else 0). */
+static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint64_t timed)
+{
+    if (g == NULL)
+        return EINVAL;
+    /* acquire: pairs with the closer's seq_cst RMW of CLOSED; a misuse
+     * check (a wait after the close), nothing read after it depends on
+     * it: relaxed would do. */
+    if (atomic_load_explicit(&g->state, memory_order_acquire) & PL_G_CLOSED)
+        return EINVAL;
+    struct pl_worker *w = pl_tls_worker;
+    struct plait_ctx *cur = w != NULL ? w->current : NULL;
+    if (cur != NULL && cur->task->group == g)
+        return EDEADLK;
+    /* A timed wait begins the wait too: only without the bias can the
+     * count reach PL_PENDING_WAITING and set done. A wait that then times
+     * out leaves the group as a wait in progress does (API.md, rule 15):
+     * open to spawns while a task or hold is left, over once none is;
+     * begin_wait does nothing for the waits after it. */
+    if (begin_wait(g)) {
+        /* Every task had finished: the count is final, and our CAS
+         * acquired their decrements (an empty group, the common case of a
+         * wait on a group whose tasks ran inline). No wait to make. */
+        return group_close(g);
+    }
+    if (timed == 0)
+        return group_wait_tasks(g, w, cur);
+    /* ns == 0 is a poll: it runs nothing. */
+    if (!pl_event_done(&g->done)) {
+        if (timed == 1)
+            return EAGAIN;
+        struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+        int r = pl_wait_event_until(&g->done, &awaited, pl_deadline_in(timed - 1));
+        if (r != 0)
+            return r; /* EAGAIN or EDEADLK: nothing closed */
+    }
+    return group_close(g);
 }
 
 int plait_group_wait(plait_group *g)

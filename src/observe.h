@@ -132,7 +132,7 @@ static inline void pl_obs_foreign_waits(struct plait_pool *pool, const struct pl
     pl_obs_foreign_note = (struct pl_obs_foreign_note){pool, e};
 }
 
-/* A worker's waits in progress (pl_wait_event, past its fast path): the
+/* A worker's waits in progress (pl_wait_event's loop and pl_wait_fast): the
  * event each waits for. Each task on a worker's chain but the innermost
  * is inside exactly one wait (the one that runs the next task), so the
  * dump matches notes to tasks by position. The count is published by a

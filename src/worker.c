@@ -233,13 +233,7 @@ bool pl_job_awaited_slow(const struct pl_job *j, const void *target)
 /* A context on a worker that waits on the target is its waiter. */
 static void record_waiter(const struct pl_worker *w, const struct pl_awaited *s)
 {
-    if (s->waiter == NULL || w->current == NULL)
-        return;
-    /* A store, not a CAS, and whoever came first or last: of several
-     * waiters, any may stay recorded, as each is a context waiting on the
-     * unfinished target. release: publishes the waiting context's chain to
-     * the walks (chain_reaches' acquire). */
-    atomic_store_explicit(s->waiter, w->current, memory_order_release);
+    pl_wait_record(s->waiter, w->current);
 }
 
 /* A wait that returns EDEADLK leaves the target unfinished, and its
@@ -896,55 +890,15 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
 
 /* The untimed wait past its fast path: out of line, so that the fast
  * path pays nothing for the loop's frame. */
-static __attribute__((noinline)) int wait_event_untimed(struct pl_event *e,
-                                                        const struct pl_awaited *awaited)
+__attribute__((noinline)) int pl_wait_event_loop(struct pl_event *e,
+                                                 const struct pl_awaited *awaited)
 {
     return wait_event(e, awaited, 0);
 }
 
-/* The fast path of an untimed wait on a worker: while the newest job of
- * our own deque is awaited work (pl_job_awaited: a group's own task, or a
- * task handle's, pushed just before the wait), run it, as the loop of
- * wait_event would first (its own pop, or find_job_waiting's test of the
- * job it popped), and say whether that set the event. It skips only what
- * blocking or declining needs: the loop's state, and the wait depth with
- * its handshake with pl_notify_injected (wait_enter). A depth left at 0
- * while the job runs says this worker is not inside a wait, which is true
- * of a worker that runs work rather than blocks: the job's own waits enter
- * from depth 0 and make the handshake, and if the event is not set after
- * it, the loop makes it before it can decline or sleep. (At a depth above
- * 0 nothing changes: no handshake is due.) What the loop's promises need
- * is kept: the waiter is recorded before anything runs nested
- * (record_waiter, for the walks of pl_job_awaited and the cycle check),
- * and the dump's note matches the job, nested here, to this wait
- * (observe.h). A job that is not awaited goes back to the deque, for the
- * loop's own look. */
-static inline bool wait_fast(struct pl_worker *w, struct pl_event *e,
-                             const struct pl_awaited *awaited)
+__attribute__((noinline)) void pl_wait_set_aside(struct pl_worker *w, struct pl_job *j)
 {
-    struct pl_job *j = pl_deque_pop(&w->deque);
-    if (j == NULL)
-        return false;
-    if (!pl_job_awaited(j, awaited->target)) {
-        set_aside(w, j);
-        return false;
-    }
-    record_waiter(w, awaited);
-    pl_obs_wait_enter(w, e);
-    bool done;
-    for (;;) {
-        pl_run_nested(w, j);
-        if ((done = pl_event_done(e)))
-            break;
-        if ((j = pl_deque_pop(&w->deque)) == NULL)
-            break;
-        if (!pl_job_awaited(j, awaited->target)) {
-            set_aside(w, j);
-            break;
-        }
-    }
-    pl_obs_wait_leave(w);
-    return done;
+    set_aside(w, j);
 }
 
 int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
@@ -952,9 +906,9 @@ int pl_wait_event(struct pl_event *e, const struct pl_awaited *awaited)
     if (pl_event_done(e))
         return 0; /* the setter's RMW was its last access */
     struct pl_worker *w = pl_tls_worker;
-    if (w != NULL && wait_fast(w, e, awaited))
+    if (w != NULL && pl_wait_fast(w, w->current, e, awaited->target, awaited->waiter))
         return 0;
-    return wait_event_untimed(e, awaited);
+    return pl_wait_event_loop(e, awaited);
 }
 
 int pl_wait_event_until(struct pl_event *e, const struct pl_awaited *awaited, uint64_t deadline_ns)

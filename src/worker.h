@@ -24,6 +24,7 @@
 
 #include "core.h"
 #include "fiber.h"
+#include "observe.h"
 
 /* The calling thread's worker, or NULL. */
 extern PL_TLS struct pl_worker *pl_tls_worker;
@@ -88,6 +89,77 @@ static inline void pl_run_nested(struct pl_worker *w, struct pl_job *j)
     else
         pl_run_on_fresh_stack(w, j);
 }
+/* A context on a worker that waits on a target is its waiter (waiter:
+ * pl_awaited.waiter; cur: the worker's running context). */
+static inline void pl_wait_record(_Atomic(struct plait_ctx *) *waiter, struct plait_ctx *cur)
+{
+    if (waiter == NULL || cur == NULL)
+        return;
+    /* A store, not a CAS, and whoever came first or last: of several
+     * waiters, any may stay recorded, as each is a context waiting on the
+     * unfinished target. release: publishes the waiting context's chain to
+     * the walks (chain_reaches' acquire, worker.c). */
+    atomic_store_explicit(waiter, cur, memory_order_release);
+}
+
+/* pl_wait_event past its fast path: its loop, out of line (the caller
+ * may have tried pl_wait_fast first, or not). */
+int pl_wait_event_loop(struct pl_event *e, const struct pl_awaited *awaited);
+/* Puts a job that pl_wait_fast popped but may not run back where the
+ * loop looks for it (on the deque, or run aside if it is full). */
+void pl_wait_set_aside(struct pl_worker *w, struct pl_job *j);
+
+/* The fast path of an untimed wait on worker w, whose running context is
+ * cur, on e, for the work of target (waiter: pl_awaited's): while the
+ * newest job of our own deque is awaited work (pl_job_awaited: a group's
+ * own task, or a task handle's, pushed just before the wait), run it, as
+ * the loop would first (its own pop, or find_job_waiting's test of the job
+ * it popped), and say whether that set the event; false: the caller goes
+ * on with pl_wait_event_loop. Inline, so that a caller that has w, cur and
+ * the target at hand (group.c's wait) pays no call and no pl_awaited. It
+ * skips only what blocking or declining needs: the loop's state, and the
+ * wait depth with its handshake with pl_notify_injected (worker.c's
+ * wait_enter). A depth left at 0 while the job runs says this worker is
+ * not inside a wait, which is true of a worker that runs work rather than
+ * blocks: the job's own waits enter from depth 0 and make the handshake,
+ * and if the event is not set after it, the loop makes it before it can
+ * decline or sleep. (At a depth above 0 nothing changes: no handshake is
+ * due.) What the loop's promises need is kept: the waiter is recorded
+ * before anything runs nested (for the walks of pl_job_awaited and the
+ * cycle check), and the dump's note matches the job, nested here, to this
+ * wait (observe.h). A job that is not awaited goes back, for the loop's
+ * own look. Called with e unset, or set by another thread since: then no
+ * job is awaited any more (every task of the target has finished, and so
+ * has all work under it), and the loop sees e set. */
+static inline __attribute__((always_inline)) bool
+pl_wait_fast(struct pl_worker *w, struct plait_ctx *cur, struct pl_event *e, const void *target,
+             _Atomic(struct plait_ctx *) *waiter)
+{
+    struct pl_job *j = pl_deque_pop(&w->deque);
+    if (j == NULL)
+        return false;
+    if (!pl_job_awaited(j, target)) {
+        pl_wait_set_aside(w, j);
+        return false;
+    }
+    pl_wait_record(waiter, cur);
+    pl_obs_wait_enter(w, e);
+    bool done;
+    for (;;) {
+        pl_run_nested(w, j);
+        if ((done = pl_event_done(e)))
+            break;
+        if ((j = pl_deque_pop(&w->deque)) == NULL)
+            break;
+        if (!pl_job_awaited(j, target)) {
+            pl_wait_set_aside(w, j);
+            break;
+        }
+    }
+    pl_obs_wait_leave(w);
+    return done;
+}
+
 /* Runs j on a fiber of its own, which is suspended (and this returns) if
  * j blocks in a wait: for work the caller must not be held up by. False,
  * with j not run, when no fiber can be had. */
