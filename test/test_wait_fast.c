@@ -1,5 +1,5 @@
 /*
- * test_wait_fast — the wait's fast path (src/worker.c, wait_fast): a wait
+ * test_wait_fast — the wait's fast path (src/worker.h, pl_wait_fast): a wait
  * on a worker whose own deque's newest job is the awaited group's task
  * runs it at once, without the loop's setup. It must keep what the loop
  * promises: the dump sees the wait while the task runs nested in it, a
