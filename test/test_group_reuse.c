@@ -176,6 +176,18 @@ struct deadline_run {
 /* A group whose deadline of ns fires (or not) while its task waits for the
  * cancel: ns 1 ms fires; a minute does not, and the task is let go by a
  * plain cancel. */
+
+/* The end of a use: the wait's result, the group's counts when asked
+ * for (info), and the destroy that returns its record to the cache. */
+static int wait_and_destroy(plait_group *g, plait_group_info *info)
+{
+    int r = plait_group_wait(g);
+    if (info != NULL)
+        plait_group_get_info(g, info);
+    plait_group_destroy(g);
+    return r;
+}
+
 static int deadline_use(plait_ctx *ctx, uint64_t ns, plait_group **gp, plait_group_info *info)
 {
     plait_group *g;
@@ -191,11 +203,7 @@ static int deadline_use(plait_ctx *ctx, uint64_t ns, plait_group **gp, plait_gro
         return e;
     if (ns > TL_MINUTE_NS / 2)
         plait_group_cancel(g);
-    int r = plait_group_wait(g);
-    if (info != NULL)
-        plait_group_get_info(g, info);
-    plait_group_destroy(g);
-    return r;
+    return wait_and_destroy(g, info);
 }
 
 static int deadline_body(plait_ctx *ctx, void *arg)
@@ -273,11 +281,7 @@ static int limit_use(plait_ctx *ctx, size_t limit, int n, plait_group **gp, int 
     }
     if ((e = plait_group_release(g)) != 0)
         return e;
-    int r = plait_group_wait(g);
-    if (info != NULL)
-        plait_group_get_info(g, info);
-    plait_group_destroy(g);
-    return r;
+    return wait_and_destroy(g, info);
 }
 
 static int limit_body(plait_ctx *ctx, void *arg)
@@ -328,11 +332,7 @@ static int async_use(plait_ctx *ctx, plait_group **gp, plait_group_info *info)
         return e;
     if ((e = plait_group_cancel_async(g)) != 0)
         return e;
-    int r = plait_group_wait(g);
-    if (info != NULL)
-        plait_group_get_info(g, info);
-    plait_group_destroy(g);
-    return r;
+    return wait_and_destroy(g, info);
 }
 
 static int async_body(plait_ctx *ctx, void *arg)

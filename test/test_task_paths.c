@@ -161,17 +161,24 @@ static int handles_root(plait_ctx *ctx, void *arg)
     return 0;
 }
 
-Test(task_paths, a_handle_on_a_reused_record_starts_clean, .timeout = TL_TIMEOUT)
+/* Runs root on a one-worker pool, whose checks land in a struct paths:
+ * none may have failed. */
+static void run_root(plait_fn root_fn)
 {
     plait_pool *pool = tl_pool(1);
     struct paths s;
     paths_init(&s);
-    plait_task *root = plait_submit(pool, handles_root, &s);
+    plait_task *root = plait_submit(pool, root_fn, &s);
     cr_assert_not_null(root);
     TL_ASSERT_CODE(plait_task_wait(root), 0);
     plait_task_release(root);
     cr_assert_eq(s.bad, 0, "check at line %d failed", s.bad);
     cr_assert_eq(plait_pool_destroy(pool), 0);
+}
+
+Test(task_paths, a_handle_on_a_reused_record_starts_clean, .timeout = TL_TIMEOUT)
+{
+    run_root(handles_root);
 }
 
 /* Records that come from the foreign thread's cache (a spawn and a
@@ -272,15 +279,7 @@ static int errors_root(plait_ctx *ctx, void *arg)
 
 Test(task_paths, a_reused_record_has_no_stale_name_message_or_item, .timeout = TL_TIMEOUT)
 {
-    plait_pool *pool = tl_pool(1);
-    struct paths s;
-    paths_init(&s);
-    plait_task *root = plait_submit(pool, errors_root, &s);
-    cr_assert_not_null(root);
-    TL_ASSERT_CODE(plait_task_wait(root), 0);
-    plait_task_release(root);
-    cr_assert_eq(s.bad, 0, "check at line %d failed", s.bad);
-    cr_assert_eq(plait_pool_destroy(pool), 0);
+    run_root(errors_root);
 }
 
 /* ---- Drops: once on every path, never for the record's next task ------ */
