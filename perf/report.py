@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 PEERS = ["omp_gcc", "omp_clang", "tbb", "lace", "libfork"]
+PEER_NAME = {"lace": "Lace", "libfork": "libfork"}
 PEER_LABEL = {"omp_gcc": "plait/gomp", "omp_clang": "plait/libomp", "tbb": "plait/tbb",
               "lace": "plait/lace", "libfork": "plait/libfork"}
 RT_ORDER = ["seq", "omp_gcc", "omp_clang", "tbb", "lace", "libfork", "plait_join", "plait_group", "plait"]
@@ -196,7 +197,7 @@ def plot(rows, png):
         f.write('set datafile missing "?"\nset termoption noenhanced\n')
         f.write("set style data histograms\nset style histogram clustered gap 1\n")
         f.write("set style fill solid 0.8 border -1\nset boxwidth 0.9\n")
-        f.write("set logscale y 2\nset yrange [0.015625:16]\nset grid ytics\n")
+        f.write("set logscale y 2\nset yrange [0.015625:64]\nset grid ytics\n")
         f.write("set xtics rotate by -35 scale 0\nset key top left horizontal\n")
         f.write("set ylabel 'plait cost / peer cost  (< 1: plait faster)'\n")
         f.write("set multiplot layout %d,1\n" % n)
@@ -204,8 +205,13 @@ def plot(rows, png):
             f.write("set title 'plait relative to each peer, %d thread%s (log scale; 1 = parity)'\n"
                     % (t, "" if t == 1 else "s"))
             f.write("set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb 'black'\n")
-            f.write("plot '%s' using 2:xtic(1) title 'vs libgomp', '' using 3 title 'vs libomp', "
-                    "'' using 4 title 'vs oneTBB'\n" % path)
+            cols = ["'%s' using 2:xtic(1) title 'vs libgomp'" % path, "'' using 3 title 'vs libomp'",
+                    "'' using 4 title 'vs oneTBB'"]
+            # The optional peers, when this run had them (--lace, --libfork).
+            for i, p in enumerate(PEERS[3:]):
+                if any(r["plait_over_" + p] for r in plait_rows):
+                    cols.append("'' using %d title 'vs %s'" % (5 + i, PEER_NAME[p]))
+            f.write("plot %s\n" % ", ".join(cols))
         f.write("unset multiplot\n")
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if r.returncode != 0:
