@@ -41,6 +41,17 @@ static inline bool pl_pending_add(struct plait_group *g)
     return true;
 }
 
+/* Takes one task (or hold) off g's pending count, the counterpart of
+ * pl_pending_add; the last one after the wait began sets g's done event.
+ * After it g is not touched. */
+static inline void pl_pending_drop(struct plait_group *g)
+{
+    /* acq_rel: release our work to the waiter; the last decrement
+     * acquires the others'. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
+        pl_event_set(&g->done);
+}
+
 /* Records a failed task's error, taking ownership of message (may be
  * NULL); cancels the group unless it collects all errors. Called before
  * the task's pending decrement, so the wait sees it. The first

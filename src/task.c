@@ -57,7 +57,6 @@ static uint64_t task_id(struct plait_task *t)
  * whoever frees its record through the reference drop (task_unref's
  * acq_rel) or the done event.
  */
-static void task_record_prepare(struct plait_task *t);
 static void task_run(struct pl_worker *w, struct pl_job *job);
 
 static inline __attribute__((always_inline)) void task_record_check(const struct plait_task *t)
@@ -251,10 +250,7 @@ static inline __attribute__((always_inline)) void group_task_over(struct plait_g
      * are derived from it (group.c), so this is the only count a
      * task that succeeds adds. */
     atomic_fetch_add_explicit(&g->n_finished, 1, memory_order_relaxed);
-    /* acq_rel: release our work to the waiter; the last decrement
-     * acquires the others'. */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
-        pl_event_set(&g->done);
+    pl_pending_drop(g);
 }
 
 /* Everything that happens once a task is over, run or not. After the
@@ -482,9 +478,7 @@ static __attribute__((noinline)) int spawn_delayed(struct plait_group *g, struct
     if (t->flags & PL_TASK_SLOT)
         pl_slot_give(g);
     task_free(t);
-    /* acq_rel, as a task's end without its counts (plait_group_release). */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
-        pl_event_set(&g->done);
+    pl_pending_drop(g); /* as a task's end without its counts */
     return err;
 }
 

@@ -213,15 +213,13 @@ void pl_timer_remove(struct plait_pool *pool, struct pl_timed *e)
     struct pl_timer *t = atomic_load_explicit(&pool->timer, memory_order_acquire);
     if (t == NULL)
         return;
-    if (acting == t) { /* an action of this timer: the lock is ours */
-        if (e->heap_index != SIZE_MAX)
-            heap_remove(t, e);
-        return;
-    }
-    pthread_mutex_lock(&t->lock);
+    bool held = acting == t; /* an action of this timer: the lock is ours */
+    if (!held)
+        pthread_mutex_lock(&t->lock);
     if (e->heap_index != SIZE_MAX)
         heap_remove(t, e);
-    pthread_mutex_unlock(&t->lock);
+    if (!held)
+        pthread_mutex_unlock(&t->lock);
 }
 
 void pl_timer_drain(struct plait_pool *pool)
