@@ -120,8 +120,7 @@ void pl_deque_destroy(struct pl_deque *d)
  * into a buffer twice as large. The old buffer is unchanged and stays
  * allocated, so a thief still reading it gets the same item the new buffer
  * holds at that index. */
-__attribute__((noinline)) struct pl_deque_buf *
-pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t, int64_t b)
+static struct pl_deque_buf *grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t, int64_t b)
 {
     struct pl_deque_buf *nb = buf_new((old->mask + 1) * 2);
     if (nb == NULL)
@@ -136,6 +135,24 @@ pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t, int64_t b
     if (nb->mask >= PL_DEQUE_KEEP_SLOTS)
         d->trim = true;
     return nb;
+}
+
+/* pl_deque_push on a full deque: grow, then push into the room made (only
+ * the owner fills slots, so the room stays). */
+int pl_deque_push_grow(struct pl_deque *d, void *item)
+{
+    /* relaxed: bottom and buf are written only by this thread. acquire:
+     * as in pl_deque_push_room (the thieves' CAS on top): grow copies the
+     * live range from t. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (b - t > a->mask && grow(d, a, t, b) == NULL)
+        return ENOMEM;
+    bool pushed = pl_deque_push_room(d, item);
+    PLAIT_ASSERT(pushed);
+    (void)pushed;
+    return 0;
 }
 
 static size_t buf_bytes(const struct pl_deque_buf *b)

@@ -61,9 +61,6 @@ enum pl_steal_result { PL_STEAL_OK, PL_STEAL_EMPTY, PL_STEAL_LOST };
 int pl_deque_init(struct pl_deque *d, size_t capacity);
 void pl_deque_destroy(struct pl_deque *d);
 
-/* Out of line: growth is rare. */
-struct pl_deque_buf *pl_deque_grow(struct pl_deque *d, struct pl_deque_buf *old, int64_t t,
-                                   int64_t b);
 /* Owner only, on an empty deque: the trim (deque.c). */
 void pl_deque_trim(struct pl_deque *d);
 
@@ -104,9 +101,10 @@ static inline bool pl_deque_is_owner(struct pl_deque *d)
 }
 #endif
 
-/* Owner only. 0, or ENOMEM when the deque is full and cannot grow (the
- * item is then not pushed). */
-static inline int pl_deque_push(struct pl_deque *d, void *item)
+/* Owner only: a push when there is room, without the growth (false,
+ * nothing pushed), so that an inlined caller makes no call on its common
+ * path (pool.h). */
+static inline bool pl_deque_push_room(struct pl_deque *d, void *item)
 {
     PLAIT_ASSERT(pl_deque_is_owner(d));
     /* relaxed: bottom is written only by this thread. */
@@ -116,35 +114,24 @@ static inline int pl_deque_push(struct pl_deque *d, void *item)
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     /* relaxed: buf is written only by this thread. */
     struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
-    if (pl_unlikely(b - t > a->mask)) {
-        a = pl_deque_grow(d, a, t, b);
-        if (a == NULL)
-            return ENOMEM;
-    }
-    pl_deque_buf_put(a, b, item);
-    /* release: publishes the slot to a thief that acquires bottom. */
-    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
-    return 0;
-}
-
-/* Owner only: pl_deque_push when there is room, without the growth
- * (false, nothing pushed: the caller calls pl_deque_push), so that an
- * inlined caller makes no call on its common path. Orders as there. */
-static inline bool pl_deque_push_room(struct pl_deque *d, void *item)
-{
-    PLAIT_ASSERT(pl_deque_is_owner(d));
-    /* relaxed: bottom is written only by this thread. */
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-    /* acquire: as in pl_deque_push (the thieves' CAS on top). */
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    /* relaxed: buf is written only by this thread. */
-    struct pl_deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     if (pl_unlikely(b - t > a->mask))
         return false;
     pl_deque_buf_put(a, b, item);
     /* release: publishes the slot to a thief that acquires bottom. */
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
     return true;
+}
+
+/* Out of line: growth is rare (deque.c). */
+int pl_deque_push_grow(struct pl_deque *d, void *item);
+
+/* Owner only. 0, or ENOMEM when the deque is full and cannot grow (the
+ * item is then not pushed). */
+static inline int pl_deque_push(struct pl_deque *d, void *item)
+{
+    if (pl_likely(pl_deque_push_room(d, item)))
+        return 0;
+    return pl_deque_push_grow(d, item);
 }
 
 /* Owner only. The newest item, or NULL when empty. */
