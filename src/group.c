@@ -327,11 +327,18 @@ static inline __attribute__((always_inline)) int group_close(plait_group *g)
     return r;
 }
 
+/* What a wait on g waits for (worker.h): its tasks, which may have come
+ * through the injection queue, on g's pool. */
+static inline struct pl_awaited group_awaited(plait_group *g)
+{
+    return (struct pl_awaited){g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+}
+
 /* The untimed wait's loop (worker.c), for group_wait_tasks: out of line,
  * so that the fast path's frame holds no pl_awaited. */
 static __attribute__((noinline)) int group_wait_loop(plait_group *g)
 {
-    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+    struct pl_awaited awaited = group_awaited(g);
     return pl_wait_event_loop(&g->done, &awaited);
 }
 
@@ -383,7 +390,7 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
     if (!pl_event_done(&g->done)) {
         if (timed == 1)
             return EAGAIN;
-        struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+        struct pl_awaited awaited = group_awaited(g);
         int r = pl_wait_event_until(&g->done, &awaited, pl_deadline_in(timed - 1));
         if (r != 0)
             return r; /* EAGAIN or EDEADLK: nothing closed */
