@@ -81,6 +81,38 @@ static void sleeper_unlink(struct pl_nested_groups *list, struct pl_sleeper *r)
         r->next->prev = r->prev;
 }
 
+/* Under list's lock: the walk that decides whether r sleeps (a flag set
+ * before it is seen, a canceller after it finds the record), and the
+ * mark it leaves on r. True: ctx is cancelled, r is not to be linked. */
+static bool sleeper_cancelled(struct pl_sleeper *r)
+{
+    enum pl_walk_end end = pl_walk(r->ctx);
+    r->shielded = end == PL_WALK_SHIELDED;
+    return end == PL_WALK_CANCELLED;
+}
+
+static void sleeper_link(struct pl_nested_groups *list, struct pl_sleeper *r)
+{
+    PLAIT_ASSERT(pl_spin_held(&list->lock));
+    r->prev = NULL;
+    r->next = list->sleepers;
+    if (r->next != NULL)
+        r->next->prev = r;
+    list->sleepers = r;
+}
+
+/* Unlinks r unless a canceller claimed it (the lock decides, once):
+ * true, r is the caller's again; false, its claimer will wake it. */
+static bool sleeper_remove(struct pl_nested_groups *list, struct pl_sleeper *r)
+{
+    pl_spin_lock(&list->lock);
+    bool claimed = r->claimed;
+    if (!claimed)
+        sleeper_unlink(list, r);
+    pl_spin_unlock(&list->lock);
+    return !claimed;
+}
+
 /* Step 4: moves the sleepers of list that the cancellation reaches (those
  * whose context lies under `under`; NULL: all but the shielded, for a
  * group's cancellation) onto *wake. */
@@ -126,24 +158,19 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
     PLAIT_ASSERT(ctx->task != NULL);
     struct pl_nested_groups *list = pl_task_list(ctx->task);
     uint64_t now = pl_now_ns();
-    struct pl_sleeper r = {.prev = NULL, .ctx = ctx, .claimed = false, .wake = NULL};
+    struct pl_sleeper r = {.ctx = ctx, .claimed = false, .wake = NULL};
     /* init: r is on our stack; the list lock below publishes it to the
      * claimers that find it. */
     atomic_init(&r.word, SLEEPING);
     pl_spin_lock(&list->lock);
     /* Under the lock (the section comment above): a flag set before this
      * is seen, a canceller after it finds the record. */
-    enum pl_walk_end end = pl_walk(ctx);
-    bool cancelled = end == PL_WALK_CANCELLED;
-    r.shielded = end == PL_WALK_SHIELDED;
+    bool cancelled = sleeper_cancelled(&r);
     if (cancelled || now >= deadline) {
         pl_spin_unlock(&list->lock);
         return cancelled ? ECANCELED : 0;
     }
-    r.next = list->sleepers;
-    if (r.next != NULL)
-        r.next->prev = &r;
-    list->sleepers = &r;
+    sleeper_link(list, &r);
     pl_spin_unlock(&list->lock);
 
     unsigned spins = 0;
@@ -162,12 +189,7 @@ int pl_sleep_until(const struct plait_ctx *ctx, uint64_t deadline)
             continue;
         }
         if (deadline != UINT64_MAX && pl_now_ns() >= deadline) {
-            pl_spin_lock(&list->lock);
-            bool claimed = r.claimed;
-            if (!claimed)
-                sleeper_unlink(list, &r);
-            pl_spin_unlock(&list->lock);
-            if (!claimed)
+            if (sleeper_remove(list, &r))
                 return 0;
             /* Claimed just before the deadline: its canceller is on its
              * way (step 5); wait for it without a deadline. */
@@ -188,33 +210,18 @@ bool pl_cancel_hook_add(struct pl_sleeper *r, const struct plait_ctx *ctx, pl_ho
     r->ctx = ctx;
     r->wake = wake;
     r->claimed = false;
-    r->prev = NULL;
     pl_spin_lock(&list->lock);
-    enum pl_walk_end end = pl_walk(ctx); /* under the lock: pl_sleep_until's */
-    bool cancelled = end == PL_WALK_CANCELLED;
-    r->shielded = end == PL_WALK_SHIELDED;
-    if (!cancelled) {
-        r->next = list->sleepers;
-        if (r->next != NULL)
-            r->next->prev = r;
-        list->sleepers = r;
-    }
+    bool cancelled = sleeper_cancelled(r); /* under the lock: pl_sleep_until's */
+    if (!cancelled)
+        sleeper_link(list, r);
     pl_spin_unlock(&list->lock);
     return !cancelled;
 }
 
 bool pl_cancel_hook_remove(struct pl_sleeper *r)
 {
-    struct pl_nested_groups *list = pl_task_list(r->ctx->task);
-    pl_spin_lock(&list->lock);
-    bool claimed = r->claimed;
-    if (!claimed)
-        sleeper_unlink(list, r);
-    pl_spin_unlock(&list->lock);
-    return !claimed;
+    return sleeper_remove(pl_task_list(r->ctx->task), r);
 }
-
-/* ---- The lists of nested groups -------------------------------------- */
 
 /* ---- Cancelling ------------------------------------------------------ */
 

@@ -28,9 +28,10 @@
  *      first canceller did or is doing all of it: flags last).
  *   2. Walk the nested groups in the list (for c: those whose creator lies
  *      under c, with no shield between; for g: all but the shielded) and
- *      apply steps 1 to 4 to each, still holding the list's lock. Iterative, in constant stack: the
- * walk holds the locks of its path and climbs back through each group's registration (cancel.c,
- * cancel_tree). Serves rule 4.
+ *      apply steps 1 to 4 to each, still holding the list's lock.
+ *      Iterative, in constant stack: the walk holds the locks of its path
+ *      and climbs back through each group's registration (cancel.c,
+ *      cancel_tree). Serves rule 4.
  *   3. Set the flag: a store on ctx->cancelled, or an RMW that adds
  *      PL_G_CANCELLED (and the reason) to a group's state; seq_cst (its
  *      release is what readers pair with). Then bump pl_cancel_epoch
@@ -88,8 +89,9 @@
  * shield below c (for g: the groups its tasks registered under a shield,
  * marked shielded by the registration's walk, under the list's lock, and
  * marked again at a hand-over, below), step 4 the sleepers under one (the
- * sleeper's walk marks its record). Rule 4's order holds as stated for each flag: the contexts that
- * can observe it (their walk reaches it without meeting a shield) are
+ * sleeper's walk marks its record). Rule 4's order holds as stated for
+ * each flag: the contexts that can observe it (their walk reaches it
+ * without meeting a shield) are
  * exactly those whose groups and sleepers its canceller reaches; and the
  * creator's rule too, as a registration's walk under the lock stops at
  * the same shield as the canceller's step 2. Work under the shield in its
@@ -358,23 +360,6 @@ static inline void pl_nested_register(struct plait_group *g, struct plait_ctx *c
 
 void pl_nested_unregister_other(struct plait_group *g);
 
-/* Takes g out of its creator's list, if it is still there: called by
- * plait_group_destroy from any thread; current is the calling thread's
- * running context or NULL. A thread running the creator task keeps the
- * list alive (the task cannot end meanwhile); any other takes the detach
- * lock first (pl_nested_unregister_other, cancel.c). */
-static inline void pl_nested_unregister_by_creator(struct plait_group *g);
-
-static inline void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current)
-{
-    if (g->creator_task == NULL)
-        return; /* created outside any task */
-    if (pl_unlikely(current == NULL || current->task != g->creator_task))
-        pl_nested_unregister_other(g);
-    else
-        pl_nested_unregister_by_creator(g);
-}
-
 /* pl_nested_unregister on a thread running g's creator task. */
 static inline void pl_nested_unregister_by_creator(struct plait_group *g)
 {
@@ -385,6 +370,21 @@ static inline void pl_nested_unregister_by_creator(struct plait_group *g)
         pl_unlink_links(list, g); /* g is being destroyed */
         pl_spin_unlock(&list->lock);
     }
+}
+
+/* Takes g out of its creator's list, if it is still there: called by
+ * plait_group_destroy from any thread; current is the calling thread's
+ * running context or NULL. A thread running the creator task keeps the
+ * list alive (the task cannot end meanwhile); any other takes the detach
+ * lock first (pl_nested_unregister_other, cancel.c). */
+static inline void pl_nested_unregister(struct plait_group *g, const struct plait_ctx *current)
+{
+    if (g->creator_task == NULL)
+        return; /* created outside any task */
+    if (pl_unlikely(current == NULL || current->task != g->creator_task))
+        pl_nested_unregister_other(g);
+    else
+        pl_nested_unregister_by_creator(g);
 }
 
 void pl_ctx_end_slow(struct plait_ctx *c);

@@ -139,6 +139,18 @@ group_init(struct plait_group *g, plait_pool *pool, unsigned flags, bool ref_now
     memset((char *)&g->slots + 64, 0, PL_GROUP_RESET_BYTES - 64);
 }
 
+/* Makes g, initialised, findable as cur's (a running context's): the
+ * dump's fields first, as the registration is what makes g findable: the
+ * dump walks the list under its lock and reads the name (dump.c,
+ * add_group), which would otherwise be the record's previous use's, or
+ * uninitialised in a fresh one. */
+static inline __attribute__((always_inline)) void group_register(struct plait_group *g,
+                                                                 struct plait_ctx *cur)
+{
+    pl_obs_group_created(g, false);
+    pl_nested_register(g, cur); /* sets the registration's fields */
+}
+
 /* plait_group_create, every case: outside a task or of another pool (a
  * pool reference, the shutdown check), a fresh record, an async group. */
 static __attribute__((noinline)) int group_create_slow(plait_group **out, plait_pool *pool,
@@ -196,12 +208,7 @@ static __attribute__((noinline)) int group_create_slow(plait_group **out, plait_
     group_init(g, pool, flags, ref_now);
 
     if (cur != NULL) {
-        /* The dump's fields before the registration, which makes g
-         * findable: the dump walks the list under its lock and reads the
-         * name (dump.c, add_group), which would otherwise be the record's
-         * previous use's, or uninitialised in a fresh one. */
-        pl_obs_group_created(g, false);
-        pl_nested_register(g, cur); /* sets the registration's fields */
+        group_register(g, cur);
     } else {
         g->registry = NULL;
         g->creator = NULL;
@@ -230,8 +237,7 @@ int plait_group_create(plait_group **out, plait_pool *pool, unsigned flags)
             /* init: as group_create_slow's. */
             assert_clean(g);
             group_init(g, pool, flags, false);
-            pl_obs_group_created(g, false); /* first: as group_create_slow's */
-            pl_nested_register(g, cur);     /* sets the registration's fields */
+            group_register(g, cur);
             *out = g;
             return 0;
         }
@@ -321,11 +327,18 @@ static inline __attribute__((always_inline)) int group_close(plait_group *g)
     return r;
 }
 
+/* What a wait on g waits for (worker.h): its tasks, which may have come
+ * through the injection queue, on g's pool. */
+static inline struct pl_awaited group_awaited(plait_group *g)
+{
+    return (struct pl_awaited){g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+}
+
 /* The untimed wait's loop (worker.c), for group_wait_tasks: out of line,
  * so that the fast path's frame holds no pl_awaited. */
 static __attribute__((noinline)) int group_wait_loop(plait_group *g)
 {
-    struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+    struct pl_awaited awaited = group_awaited(g);
     return pl_wait_event_loop(&g->done, &awaited);
 }
 
@@ -377,7 +390,7 @@ static inline __attribute__((always_inline)) int group_wait(plait_group *g, uint
     if (!pl_event_done(&g->done)) {
         if (timed == 1)
             return EAGAIN;
-        struct pl_awaited awaited = {g->pool, -1, &g->fed_from_outside, g, &g->waiter};
+        struct pl_awaited awaited = group_awaited(g);
         int r = pl_wait_event_until(&g->done, &awaited, pl_deadline_in(timed - 1));
         if (r != 0)
             return r; /* EAGAIN or EDEADLK: nothing closed */

@@ -133,9 +133,10 @@ static bool wake_one(struct pl_lot *lot, enum pl_wake_whom whom)
     pthread_mutex_lock(&lot->lock);
     /* relaxed: only the searcher count is used, as a throttle: the
      * handshake was done before the call (a fenced notify's RMW; for the
-     * unfenced one, the caller's own deque or earlier RMW, park.h). A searcher seen here that began
-     * after that RMW finds the work or re-checks after its own prepare; one missed costs a spare
-     * wake-up. The sleepers themselves are read from the idle stack. */
+     * unfenced one, the caller's own deque or earlier RMW, park.h). A
+     * searcher seen here that began after that RMW finds the work or
+     * re-checks after its own prepare; one missed costs a spare wake-up.
+     * The sleepers themselves are read from the idle stack. */
     uint32_t s = atomic_load_explicit(&lot->state, memory_order_relaxed);
     /* Re-check under the lock: another notifier may have woken the last
      * sleeper, or a searcher may have appeared. The idle stack is at most
