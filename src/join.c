@@ -198,18 +198,6 @@ static __attribute__((noinline, cold)) int join_slow(struct pl_worker *w, struct
     }
 }
 
-/* The deque could not grow to hold a: both run here, in order. */
-static __attribute__((noinline, cold)) int join_unpushed(struct pl_worker *w, struct plait_ctx *ctx,
-                                                         struct pl_join_frame *f, plait_fn b,
-                                                         void *arg_b)
-{
-    w->current = &f->cb;
-    int rb =
-        pl_likely(!pl_stack_low()) ? b(&f->cb, arg_b) : pl_call_on_fresh_stack(w, b, &f->cb, arg_b);
-    w->current = ctx;
-    return join_slow(w, ctx, f, &f->job, rb);
-}
-
 /* pl_stack_low, measured at our frame rather than at
  * __builtin_frame_address(0), which would cost plait_join a frame pointer
  * (a register, and its push and pop). f lies below the frame address: the
@@ -217,6 +205,28 @@ static __attribute__((noinline, cold)) int join_unpushed(struct pl_worker *w, st
 static inline bool frame_low(const struct pl_join_frame *f)
 {
     return pl_unlikely((uintptr_t)f < pl_stack_limit);
+}
+
+/* b, inline, under its context cb, which it leaves current (the caller
+ * puts ctx back: join_slow first thing, the fast path after a). b is a
+ * call, and so is every plait_join nested in it: when the stack runs low,
+ * the rest of the recursion continues on a fresh one (frame_low: from
+ * join_unpushed, measured a small frame above its own, within the
+ * reserve's margin). */
+static inline __attribute__((always_inline)) int run_b(struct pl_worker *w, struct pl_join_frame *f,
+                                                       plait_fn b, void *arg_b)
+{
+    w->current = &f->cb;
+    return pl_likely(!frame_low(f)) ? b(&f->cb, arg_b)
+                                    : pl_call_on_fresh_stack(w, b, &f->cb, arg_b);
+}
+
+/* The deque could not grow to hold a: both run here, in order. */
+static __attribute__((noinline, cold)) int join_unpushed(struct pl_worker *w, struct plait_ctx *ctx,
+                                                         struct pl_join_frame *f, plait_fn b,
+                                                         void *arg_b)
+{
+    return join_slow(w, ctx, f, &f->job, run_b(w, f, b, arg_b));
 }
 
 /* Not inline: the refresh of a stale epoch (a cancellation happened
@@ -269,15 +279,11 @@ int plait_join(plait_ctx *ctx, plait_fn a, void *arg_a, plait_fn b, void *arg_b)
         return join_unpushed(w, ctx, &f, b, arg_b);
     pl_lot_notify_local(&w->pool->lot);
 
-    /* b, inline, under its context. b is a call, and so is every
-     * plait_join nested in it: when the stack runs low, the rest of the
-     * recursion continues on a fresh one. cb ends after a (fast path),
-     * or first thing in join_slow, and there again after an a that then
-     * runs in it (run_a_in; an end hands on only what is still
-     * registered, so a second one passes a's groups alone). */
-    w->current = &f.cb;
-    int rb =
-        pl_likely(!frame_low(&f)) ? b(&f.cb, arg_b) : pl_call_on_fresh_stack(w, b, &f.cb, arg_b);
+    /* cb ends after a (fast path), or first thing in join_slow, and there
+     * again after an a that then runs in it (run_a_in; an end hands on
+     * only what is still registered, so a second one passes a's groups
+     * alone). */
+    int rb = run_b(w, &f, b, arg_b);
 
     /* One pop: whatever it returns is either our frame or work that must
      * not be dropped, so join_slow takes it over. w->current stays cb

@@ -26,7 +26,7 @@ enum {
 
 /* Trace event kinds (trace.c). */
 enum {
-    PL_EV_TASK = 1, /* a task ran: ts, dur, id, name (group's), ptr (fn), arg (code) */
+    PL_EV_TASK = 1, /* a task ran: ts, dur, id, name (group's), label, ptr (fn), arg (code) */
     PL_EV_STEAL,    /* id: the victim's index */
     PL_EV_PARK,     /* the worker went to sleep */
     PL_EV_WAKE,     /* it woke up */
@@ -34,7 +34,7 @@ enum {
     PL_EV_GROUP,    /* a group's life: ts (created), dur, name, ptr, id (result), arg (errors) */
 };
 
-/* One recorded event: 48 bytes. */
+/* One recorded event: 56 bytes. */
 struct pl_trace_ev {
     uint64_t ts;  /* since the trace began: ns, or TSC ticks (trace.c) */
     uint64_t dur; /* the same unit (tasks, groups) */
@@ -79,10 +79,8 @@ void pl_trace_task_begin(struct pl_worker *w);
 void pl_obs_task_end_slow(struct pl_worker *w, struct plait_task *t, int code, pl_task_id_fn id);
 void pl_trace_instant(struct pl_worker *w, unsigned kind, uint64_t id);
 void pl_trace_foreign_spawn(struct plait_pool *pool, struct plait_task *t, uint64_t id);
-static inline bool pl_trace_pool_on(const struct plait_pool *pool);
 void pl_trace_group_closed(struct pl_worker *w, struct plait_group *g, int result);
 uint64_t pl_trace_dropped(const struct plait_pool *pool);
-static inline uint64_t pl_trace_now(const struct plait_pool *pool);
 
 /* A worker's pl_parker_sleep (its loop and its waits): the dump sees it
  * asleep, the trace gets a park and a wake. */

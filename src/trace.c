@@ -793,8 +793,6 @@ int plait_pool_trace_stop(plait_pool *pool)
     return pl_trace_stop(pool, false);
 }
 
-/* $PLAIT_TRACE: the first pool of the process writes to the path, later
- * ones to path.2, path.3, ... */
 void pl_trace_pool_end(struct plait_pool *pool)
 {
     struct pl_pool_observer *po = pool->obs;
@@ -807,6 +805,8 @@ void pl_trace_pool_end(struct plait_pool *pool)
         fprintf(stderr, "plait: writing the trace of pool %s: %s\n", pool->name, strerror(err));
 }
 
+/* $PLAIT_TRACE: the first pool of the process writes to the path, later
+ * ones to path.2, path.3, ... */
 void pl_trace_from_env(struct plait_pool *pool)
 {
     static _Atomic unsigned pools;

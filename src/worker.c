@@ -368,10 +368,9 @@ static void fiber_suspend(struct pl_worker *w, struct pl_event_node *node)
     /* Resumed: fiber_enter restored our context and depth. */
 }
 
-/* Resumes one suspended fiber that may go on; false if none. */
 /* A suspended fiber whose event was released, taken off the list, or
  * NULL. */
-static __attribute__((noinline)) struct pl_wfiber *take_ready_fiber(struct pl_worker *w)
+static __attribute__((noinline)) struct pl_wfiber *take_ready_fiber_slow(struct pl_worker *w)
 {
     for (struct pl_wfiber **pp = &w->suspended; *pp != NULL; pp = &(*pp)->next) {
         struct pl_wfiber *wf = *pp;
@@ -382,6 +381,12 @@ static __attribute__((noinline)) struct pl_wfiber *take_ready_fiber(struct pl_wo
         }
     }
     return NULL;
+}
+
+/* take_ready_fiber_slow, after the one test that spares it the call. */
+static inline struct pl_wfiber *take_ready_fiber(struct pl_worker *w)
+{
+    return pl_unlikely(w->suspended != NULL) ? take_ready_fiber_slow(w) : NULL;
 }
 
 static void search_found(struct pl_worker *w);
@@ -740,7 +745,7 @@ wait_event(struct pl_event *e, const struct pl_awaited *awaited, uint64_t until)
             spins = 0;
             continue;
         }
-        struct pl_wfiber *ready = pl_unlikely(w->suspended != NULL) ? take_ready_fiber(w) : NULL;
+        struct pl_wfiber *ready = take_ready_fiber(w);
         if (ready != NULL) {
             if (j != NULL)
                 set_aside(w, j); /* not held out of sight while the fiber runs */
@@ -944,7 +949,7 @@ void *pl_worker_main(void *arg)
     unsigned spins = 0;
     const unsigned rounds = idle_rounds(pool->nworkers);
     for (;;) {
-        struct pl_wfiber *ready = pl_unlikely(w->suspended != NULL) ? take_ready_fiber(w) : NULL;
+        struct pl_wfiber *ready = take_ready_fiber(w);
         if (ready != NULL) {
             resume_fiber(w, ready, &searching);
             spins = 0;
