@@ -461,11 +461,10 @@ int plait_group_release(plait_group *g)
         /* relaxed: as in plait_group_hold. */
     } while (!atomic_compare_exchange_weak_explicit(&g->holds, &h, h - 1, memory_order_relaxed,
                                                     memory_order_relaxed));
-    /* acq_rel, as a task's end: releases the holder's spawns (and what it
-     * wrote) to the waiter; the last decrement sets done, and nothing
-     * touches the group after it. */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == PL_PENDING_WAITING + 1)
-        pl_event_set(&g->done);
+    /* As a task's end: releases the holder's spawns (and what it wrote) to
+     * the waiter; the last decrement sets done, and nothing touches the
+     * group after it. */
+    pl_pending_drop(g);
     return 0;
 }
 
