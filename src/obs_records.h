@@ -46,6 +46,9 @@ struct pl_trace_ev {
     uint16_t kind;
     uint16_t tid_slot; /* pool buffer: which foreign thread (trace.c) */
 };
+/* The size docs/API.md and the man pages give (LP64). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct pl_trace_ev) == 56,
+               "the documented size of a trace event");
 
 #define PL_TRACE_DEPTH 64 /* nested tasks whose starts a worker keeps */
 #define PL_OBS_NOTES 32   /* nested waits a worker publishes */
